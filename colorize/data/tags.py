@@ -1,0 +1,117 @@
+"""Canonical tags: one spelling per tag, whatever the source wrote.
+
+Owns the rules that turn text into tags, so every source (OpenMoji names, sidecar
+``.txt`` captions, gallery-dl metadata, a ``--tags`` flag) ends up in the same
+vocabulary. A tag is lower case, with single spaces: ``white_hair``, ``White Hair``
+and ``white  hair`` are all ``white hair``.
+
+    >>> parse_tags("1girl, White_Hair,  blue eyes, white hair")
+    ['1girl', 'white hair', 'blue eyes']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import emoji
+
+__all__ = ["normalize_tag", "parse_tags", "format_tags", "emoji_tags", "is_flag_sequence"]
+
+_SPACES = re.compile(r"\s+")
+
+# Skin-tone modifiers U+1F3FB..U+1F3FF and the hair components, as the emoji names spell them.
+SKIN_TONES = {
+    0x1F3FB: "light skin tone",
+    0x1F3FC: "medium-light skin tone",
+    0x1F3FD: "medium skin tone",
+    0x1F3FE: "medium-dark skin tone",
+    0x1F3FF: "dark skin tone",
+}
+HAIR = {0x1F9B0: "red hair", 0x1F9B1: "curly hair", 0x1F9B3: "white hair", 0x1F9B2: "bald"}
+BLOND_PERSON = 0x1F471  # "person: blond hair" is one code point, not a hair component
+# Longest first, so "medium-light skin tone" is not read as "light skin tone".
+_ATTRIBUTE = re.compile(
+    r"\b(medium-light skin tone|medium-dark skin tone|medium skin tone|light skin tone|"
+    r"dark skin tone|red hair|curly hair|white hair|blond hair|bald)\b"
+)
+_REGIONAL = range(0x1F1E6, 0x1F200)
+_TAG_CHARS = range(0xE0020, 0xE0080)
+_JOINERS = {0x200D, 0xFE0F, 0xFE0E}
+
+
+def normalize_tag(tag: str) -> str:
+    """One tag in canonical form: underscores as spaces, single spaces, lower case."""
+    return _SPACES.sub(" ", tag.replace("_", " ")).strip().lower()
+
+
+def parse_tags(text: str | Iterable[str], sep: str = ",") -> list[str]:
+    """Split ``text`` on ``sep`` (or take an iterable of tags) into unique canonical tags, order kept."""
+    parts = text.split(sep) if isinstance(text, str) else text
+    seen: dict[str, None] = {}
+    for part in parts:
+        tag = normalize_tag(part)
+        if tag:
+            seen.setdefault(tag, None)
+    return list(seen)
+
+
+def format_tags(tags: Iterable[str]) -> str:
+    """Tags as one comma-separated string, the form people write and read."""
+    return ", ".join(tags)
+
+
+def is_flag_sequence(codepoints: list[int]) -> bool:
+    """True for country flags (two regional indicators) and subdivision flags (black flag + tag chars)."""
+    if len(codepoints) == 2 and all(c in _REGIONAL for c in codepoints):
+        return True
+    return codepoints[0] == 0x1F3F4 and any(c in _TAG_CHARS for c in codepoints[1:])
+
+
+def emoji_name(codepoints: list[int]) -> str | None:
+    """The emoji package's English name for a sequence, without colons, or None if it has none."""
+    chars = "".join(map(chr, codepoints))
+    for candidate in (chars, chars.replace("\ufe0f", "")):
+        data = emoji.EMOJI_DATA.get(candidate)
+        if data is not None:
+            return data["en"].strip(":")
+    return None
+
+
+def emoji_tags(codepoints: list[int]) -> list[str]:
+    """Canonical tags for an emoji sequence: the base name, then each skin tone and hair part.
+
+    ``[0x1F469, 0x1F3FC, 0x200D, 0x1F9B0]`` gives ``['woman', 'medium-light skin tone', 'red hair']``.
+    Sequences the emoji package does not name fall back to the Unicode names of their parts
+    (``jar, large red square``); private-use code points (OpenMoji's own extras) have no
+    public name and get no tags.
+    """
+    name = emoji_name(codepoints)
+    if name is None:
+        return _unicode_tags(codepoints)
+    text = normalize_tag(name)
+    # Split out the colour-deciding parts only where the sequence really carries them,
+    # so "bald eagle" style names are never cut up by accident.
+    carries = {SKIN_TONES[c] for c in codepoints if c in SKIN_TONES}
+    carries |= {HAIR[c] for c in codepoints if c in HAIR}
+    if BLOND_PERSON in codepoints:
+        carries.add("blond hair")
+    attributes = [m.group(1) for m in _ATTRIBUTE.finditer(text) if m.group(1) in carries]
+    base = _ATTRIBUTE.sub(lambda m: "," if m.group(1) in carries else m.group(0), text)
+    tags = parse_tags(base) + attributes
+    if is_flag_sequence(codepoints) and not any("flag" in t for t in tags):
+        tags.insert(0, "flag")
+    return parse_tags(tags)
+
+
+def _unicode_tags(codepoints: list[int]) -> list[str]:
+    names = []
+    for c in codepoints:
+        if c in _JOINERS:
+            continue
+        try:
+            names.append(unicodedata.name(chr(c)))
+        except ValueError:  # private use: OpenMoji extras have no public name
+            return []
+    return parse_tags(names)
