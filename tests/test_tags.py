@@ -1,0 +1,47 @@
+"""Canonical tags: one spelling per tag, and OpenMoji names split into base, skin tone and hair."""
+
+import pytest
+
+from colorize.data.tags import emoji_tags, normalize_tag, parse_tags
+
+
+@pytest.mark.parametrize("raw, canonical", [
+    ("white_hair", "white hair"),
+    ("White Hair", "white hair"),
+    ("  white   hair ", "white hair"),
+    ("hatsune_miku", "hatsune miku"),
+])
+def test_normalize_tag(raw, canonical):
+    assert normalize_tag(raw) == canonical
+
+
+def test_parse_tags_dedupes_keeps_order_and_drops_empties():
+    assert parse_tags("1girl, White_Hair,, blue eyes, white hair,") == ["1girl", "white hair", "blue eyes"]
+    assert parse_tags(["a_b", "A B", "c"]) == ["a b", "c"]
+
+
+def codepoints(emoji_id: str) -> list[int]:
+    return [int(part, 16) for part in emoji_id.split("-")]
+
+
+@pytest.mark.parametrize("emoji_id, tags", [
+    ("1F469-1F3FC-200D-1F9B0", ["woman", "medium-light skin tone", "red hair"]),
+    ("1F49A", ["green heart"]),
+    ("1F469-200D-1F9B2", ["woman", "bald"]),
+    ("1F471-1F3FD-200D-2640-FE0F", ["woman", "medium skin tone", "blond hair"]),
+    # two people, two tones, in the order the name gives them
+    ("1F468-1F3FE-200D-2764-FE0F-200D-1F48B-200D-1F468-1F3FD", ["kiss man man", "medium-dark skin tone", "medium skin tone"]),
+    ("1F1FA-1F1F8", ["flag", "united states"]),
+    ("1F3F4-E0067-E0062-E0073-E0063-E0074-E007F", ["flag", "scotland"]),
+    # not named by the emoji package: Unicode names of the parts
+    ("1FAD9-200D-1F7E5", ["jar", "large red square"]),
+    # OpenMoji's private-use extras have no public name
+    ("E2CC", []),
+])
+def test_emoji_tags(emoji_id, tags):
+    assert emoji_tags(codepoints(emoji_id)) == tags
+
+
+def test_attribute_words_are_only_split_when_the_sequence_carries_them():
+    # "red hair" alone is its own emoji and its own single tag
+    assert emoji_tags([0x1F9B0]) == ["red hair"]
