@@ -27,9 +27,10 @@ import numpy as np
 from tqdm import tqdm
 
 import colorize
+from colorize.data.images import save_png
 from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
-from colorize.fileio import atomic_write_bytes, atomic_write_text
+from colorize.fileio import atomic_write_text
 
 __all__ = ["BuildReport", "build_openmoji", "openmoji_svg_dir", "render_pair", "split_layers"]
 
@@ -113,12 +114,6 @@ def lines_aligned(line: np.ndarray, color: np.ndarray) -> bool:
     return bool((color[ink] == 0).all())
 
 
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise OSError(f"{path}: PNG encoding failed")
-    atomic_write_bytes(path, buf.tobytes())
-
 
 def _read_png(path: Path, size: int) -> np.ndarray | None:
     """An existing output if it is a readable RGB image of the right size, else None (re-render)."""
@@ -148,8 +143,8 @@ def _build_one(job: tuple[str, str, int, bool]) -> dict:
         reused = line is not None and color is not None
         if not reused:
             line, color = _render(line_svg, size), _render(svg_text, size)
-            _write_png(out / sketch_rel, line)
-            _write_png(out / color_rel, color)
+            save_png(out / sketch_rel, line)
+            save_png(out / color_rel, color)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         return {"id": emoji_id, "file": str(svg_path), "error": str(e)}
     return {
