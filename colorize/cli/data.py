@@ -11,6 +11,9 @@ from pathlib import Path
 
 import click
 
+from colorize.data.extract import CHOICES as EXTRACTOR_CHOICES
+from colorize.data.images import MAX_PIXELS
+
 
 @click.group()
 def data() -> None:
@@ -58,6 +61,54 @@ def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) ->
                f"reused {report.reused}, failed {len(report.failed)}.")
     if report.failed:
         click.echo(f"{len(report.failed)} SVG(s) failed; see the messages above or {out}/dataset.json.", err=True)
+
+
+@data.command("import")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to create or extend, e.g. data/mine.")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(16, 4096),
+              help="Side of the square training images. Pictures are scaled to fit and padded with white.")
+@click.option("--extractor", default="mixed", show_default=True, type=click.Choice(EXTRACTOR_CHOICES),
+              help="How line art is made from each illustration; 'mixed' picks one per image.")
+@click.option("--extract-at", default="import", show_default=True, type=click.Choice(["import", "train"]),
+              help="'import' stores the line art now (fast training, one line style per image); "
+                   "'train' extracts it afresh at every load (a new style each epoch; "
+                   "0.2-0.6 ms per 256-px image on one core).")
+@click.option("--manifest", "table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV (path,tags columns) or JSONL of the files to import and their tags; paths relative to SRC.")
+@click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
+@click.option("--max-pixels", default=MAX_PIXELS, show_default=True, type=click.IntRange(1, None),
+              help="Refuse images with more pixels than this (decompression bombs).")
+@click.option("--strict", is_flag=True, help="Exit with an error if any file failed.")
+def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, strict) -> None:
+    """Import a folder of colour illustrations with tags as a training set.
+
+    SRC is searched recursively for PNG, JPEG, WebP, BMP, GIF (first frame) and TIFF
+    files. Tags come from a sidecar beside each image: image.txt with comma-separated
+    tags (white_hair and white hair are the same tag), or gallery-dl's image.jpg.json
+    (Danbooru character, copyright and general tags), or from --manifest.
+
+    Line art is made with OpenCV (xdog, dilate, adaptive, or mixed). Byte-identical
+    files are kept once; the split comes from a hash of each file, so adding files
+    never moves old ones; a re-run imports only what is new. A file that fails is
+    reported on stderr and in OUT/import-report.txt, and the import goes on. Source
+    files are never modified.
+    """
+    from colorize.data.importer import REPORT_NAME, import_folder
+    from colorize.data.tagfiles import TagFileError
+
+    try:
+        report = import_folder(src, out, size=size, extractor=extractor, extract_at=extract_at, table=table,
+                               workers=workers, max_pixels=max_pixels)
+    except (FileNotFoundError, ValueError, TagFileError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{out}: imported {report.imported}, already there {report.already}, skipped {report.skipped}, "
+               f"failed {report.failed}; {report.rows} rows in the manifest.")
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) listed in {out / REPORT_NAME}.", err=True)
+    if strict and report.failed:
+        raise click.ClickException(f"{report.failed} file(s) failed and --strict is set.")
 
 
 @data.command()

@@ -2,6 +2,8 @@
 
 Nothing is loaded up front beyond the manifest's row offsets: each ``__getitem__`` reads
 one row and decodes its two PNGs, so memory does not grow with the size of the dataset.
+Rows imported with ``--extract-at train`` have no stored sketch: their line art is
+extracted from the colour image on every load, so each epoch sees fresh line styles.
 
 A sample is a dict:
     ``sketch``  float32 [3, H, W] in [-1, 1], dark lines on white
@@ -23,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from colorize.data.augment import geometric, line_style
+from colorize.data.extract import get_extractor
 from colorize.data.manifest import Manifest
 
 __all__ = ["PairDataset", "collate_pairs", "to_tensor", "to_image"]
@@ -48,13 +51,16 @@ class PairDataset(Dataset):
         split: ``'train'``, ``'val'``, ``'excluded'``, a tuple of them, or None for all rows.
         size: side to resize to; None keeps the stored size.
         augment: apply :mod:`colorize.data.augment` (geometry to both, line style to the sketch).
+        extractor: line extractor for rows without a stored sketch; None uses the one each
+            row names (``mixed`` if it names none).
     """
 
     def __init__(self, manifest: str | os.PathLike, split: str | tuple[str, ...] | None = "train",
-                 size: int | None = None, augment: bool = False):
+                 size: int | None = None, augment: bool = False, extractor: str | None = None):
         self.rows = Manifest(manifest, split=split)
         self.size = size
         self.augment = augment
+        self.extractor = None if extractor is None else get_extractor(extractor)
         self._geometric = geometric() if augment else None
         self._line_style = line_style() if augment else None
 
@@ -74,7 +80,12 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         row = self.rows[index]
-        sketch, target = self._read(row, "sketch"), self._read(row, "color")
+        target = self._read(row, "color")
+        if row["sketch"] is None:
+            extract = self.extractor or get_extractor(row.get("extractor") or "mixed")
+            sketch = extract(target)
+        else:
+            sketch = self._read(row, "sketch")
         if sketch.shape != target.shape:
             raise ValueError(f"row {row['id']!r}: sketch is {sketch.shape[:2]} but colour image is "
                              f"{target.shape[:2]}. Rebuild the dataset.")

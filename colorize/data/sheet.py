@@ -14,8 +14,10 @@ import textwrap
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorize.data.extract import get_extractor
 from colorize.data.manifest import Manifest
 from colorize.fileio import atomic_write_bytes
 
@@ -69,10 +71,15 @@ def contact_sheet(dataset: str | os.PathLike, output: str | os.PathLike, split: 
     for i, row in enumerate(picked):
         x = (i % columns) * (card_w + 2 * pad) + pad
         y = (i // columns) * (card_h + 2 * pad) + pad
-        for j, key in enumerate(("sketch", "color")):
-            with Image.open(rows.image_path(row, key)) as im:
-                tile = im.convert("RGB").resize((thumb, thumb), Image.Resampling.LANCZOS)
-            sheet.paste(tile, (x + j * (thumb + pad), y))
+        with Image.open(rows.image_path(row, "color")) as im:
+            color = im.convert("RGB")
+        if row["sketch"] is None:  # imported with --extract-at train: show one extraction
+            sketch = Image.fromarray(get_extractor(row.get("extractor") or "mixed")(np.asarray(color)))
+        else:
+            with Image.open(rows.image_path(row, "sketch")) as im:
+                sketch = im.convert("RGB")
+        for j, image in enumerate((sketch, color)):
+            sheet.paste(image.resize((thumb, thumb), Image.Resampling.LANCZOS), (x + j * (thumb + pad), y))
         draw.rectangle([x - 1, y - 1, x + card_w, y + thumb], outline=(200, 200, 200))
         caption = ", ".join(row["tags"]) or "(no tags)"
         for k, text in enumerate(textwrap.wrap(caption, chars)[:text_lines]):
