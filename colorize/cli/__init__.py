@@ -11,6 +11,7 @@ import click
 
 import colorize
 from colorize.cli.data import data
+from colorize.cli.train import train
 
 __all__ = ["main"]
 
@@ -28,7 +29,9 @@ def main() -> None:
     Start with the built-in dataset:
       colorize data openmoji            build line/colour/tag pairs from OpenMoji
       colorize data show data/openmoji  look at them as a contact sheet
+      colorize train --data data/openmoji   train a model (TensorBoard logs in checkpoints/)
     """
 
 
 main.add_command(data)
+main.add_command(train)

@@ -1,0 +1,94 @@
+"""``colorize train``: train a tag-conditioned pix2pix on a dataset folder.
+
+    $ colorize train --data data/openmoji
+    $ colorize train --config seed --data data/openmoji --device cuda
+    $ colorize train --resume latest
+    $ torchrun --nproc_per_node 2 -m colorize train --data data/openmoji
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from colorize.models.generator import CONDITIONING
+from colorize.models.losses import GAN_LOSSES
+
+
+@click.command()
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (from `colorize data ...`). [cpu preset: data/openmoji]")
+@click.option("--config", "config_source", default="cpu", show_default=True,
+              help="A preset (cpu: fitted to a 2-core CPU; seed: the 2017 post's 256 px, batch 1, 4-channel input) "
+                   "or a TOML file. Flags below override it.")
+@click.option("--steps", type=click.IntRange(1, None), help="Total optimisation steps (with --resume: train on to this many).")
+@click.option("--batch-size", type=click.IntRange(1, None), help="Samples per step (per process).")
+@click.option("--size", type=click.IntRange(16, 4096), help="Training resolution in pixels (a power of two).")
+@click.option("--ngf", type=click.IntRange(1, None), help="Generator width at the first level.")
+@click.option("--ndf", type=click.IntRange(1, None), help="Discriminator width at the first layer.")
+@click.option("--conditioning", type=click.Choice(CONDITIONING),
+              help="How tags reach the generator: channel (a 4th input plane, the seed design), "
+                   "film (scale and shift in every decoder block), none (plain pix2pix).")
+@click.option("--gan-loss", type=click.Choice(GAN_LOSSES), help="Adversarial objective.")
+@click.option("--l1-lambda", type=click.FloatRange(0, None), help="Weight of the L1 term (pix2pix: 100).")
+@click.option("--lr", type=click.FloatRange(0, None, min_open=True), help="Adam learning rate for both networks.")
+@click.option("--encoder", help="Tag encoder: a sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")
+@click.option("--workers", type=click.IntRange(0, None), help="DataLoader worker processes.")
+@click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]), help="Where to train. auto: cuda, then mps, then cpu.")
+@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), help="Mixed precision (auto: bf16/fp16 on CUDA only).")
+@click.option("--seed", type=int, help="Random seed.")
+@click.option("--name", help="Run folder suffix: checkpoints/00012-NAME.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help="Where run folders go. [checkpoints]")
+@click.option("--save-every", type=click.IntRange(1, None), help="Steps between checkpoints.")
+@click.option("--image-every", type=click.IntRange(1, None), help="Steps between TensorBoard image grids.")
+@click.option("--log-every", type=click.IntRange(1, None), help="Steps between scalar logs.")
+@click.option("--keep-last", type=click.IntRange(1, None), help="Checkpoints kept per run.")
+@click.option("--include-flags", is_flag=True, default=None, help="Also train on flags (split 'excluded').")
+@click.option("--no-augment", "augment", flag_value=False, default=None, help="Turn augmentation off.")
+@click.option("--resume", help="Continue a run: 'latest', a run folder, or a checkpoint file. "
+                               "The run keeps its own config; only --steps may change.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config as JSON and exit.")
+def train(config_source, resume, dry_run, runs_dir, **flags) -> None:
+    """Train a tag-conditioned pix2pix (U-Net + PatchGAN) on a dataset.
+
+    Each run gets a numbered folder under checkpoints/ with its config.json, TensorBoard
+    logs (tb/), rotated checkpoints (checkpoints/step-*.pt) and an export for colouring
+    (export/model.safetensors + config.json). Ctrl-C saves a checkpoint and exits.
+    For many GPUs, start it with torchrun.
+    """
+    from colorize.config import load_config
+    from colorize.train.trainer import Trainer
+
+    model_keys = {"size", "ngf", "ndf", "conditioning"}
+    overrides = {("model." + k if k in model_keys else k): v for k, v in flags.items()}
+    lr = overrides.pop("lr", None)
+    overrides |= {"lr_g": lr, "lr_d": lr, "runs_dir": None if runs_dir is None else str(runs_dir)}
+    if overrides.get("data") is not None:
+        overrides["data"] = str(overrides["data"])
+    try:
+        if resume:
+            extra = sorted(k for k, v in overrides.items() if v is not None and k != "steps" and k != "runs_dir")
+            if extra:
+                names = ", ".join("--" + k.removeprefix("model.").replace("_", "-") for k in extra)
+                raise click.ClickException(f"--resume keeps the run's own config; drop {names} "
+                                           f"(only --steps may change).")
+            trainer = Trainer.resume(resume, runs_dir=runs_dir or "checkpoints", steps=flags["steps"])
+            config = trainer.config
+        else:
+            config = load_config(config_source, overrides)
+            if dry_run:
+                click.echo(json.dumps(config.to_dict(), indent=2))
+                return
+            trainer = Trainer(config)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+    if dry_run:
+        click.echo(json.dumps(config.to_dict(), indent=2))
+        return
+    if trainer.dist.main:
+        click.echo(f"Run folder: {trainer.run_dir}  device: {trainer.device}  amp: {trainer.amp or 'off'}  "
+                   f"train samples: {len(trainer.dataset)}  step {trainer.step}/{config.steps}", err=True)
+    last = trainer.train()
+    if trainer.dist.main:
+        click.echo(f"{last}\nExport for colouring: {trainer.run_dir / 'export'}")

@@ -1,0 +1,134 @@
+"""Typed configuration: what a model is (:class:`ModelConfig`) and how it is trained (:class:`TrainConfig`).
+
+Only this module and the CLI know the whole config tree. Configs are plain data: they are
+written as JSON into every run folder and checkpoint, and read from TOML files, either a
+named preset shipped with the package (``colorize/configs/NAME.toml``) or a path.
+
+    config = load_config("cpu", overrides={"steps": 100})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from colorize.models.generator import CONDITIONING
+from colorize.models.losses import GAN_LOSSES
+
+__all__ = ["ModelConfig", "TrainConfig", "load_config", "preset_names", "config_from_dict"]
+
+
+@dataclass
+class ModelConfig:
+    """The networks' shape; everything needed to rebuild them from a checkpoint."""
+
+    size: int = 256            # side of the square training images
+    ngf: int = 64              # generator width at the first level
+    ndf: int = 64              # discriminator width at the first layer
+    levels: int | None = None  # U-Net down-steps; None: log2(size), down to 1x1 as pix2pix's unet_256
+    norm: str = "batch"        # batch | instance
+    dropout: bool = True       # dropout in the decoder blocks under the bottleneck
+    conditioning: str = "film"  # channel | film | none: how tags reach the generator
+    d_tags: bool = True        # the discriminator sees tags by projection (never in mode none)
+    d_layers: int = 3          # PatchGAN depth; 3 = 70x70 patches
+    cond_dim: int = 256        # FiLM MLP width
+    grid: int = 16             # side of the coarse tag plane in channel mode
+    tag_dim: int = 384         # tag embedding size; set from the encoder
+
+    def __post_init__(self) -> None:
+        if self.levels is None:
+            self.levels = int(math.log2(self.size))
+        if self.conditioning not in CONDITIONING:
+            raise ValueError(f"unknown conditioning {self.conditioning!r}; choose from {', '.join(CONDITIONING)}")
+        if self.size % (2 ** self.levels):
+            raise ValueError(f"size {self.size} is not divisible by 2**levels = {2 ** self.levels}")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Each field has a short comment; ``colorize train --help`` shows the flags."""
+
+    data: str = "data/openmoji"       # dataset folder (manifest.jsonl inside)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    encoder: str = "all-MiniLM-L6-v2"  # sentence-transformers model: name or local path
+    steps: int = 20000                # optimisation steps in total
+    batch_size: int = 8               # per process
+    lr_g: float = 2e-4                # Adam learning rate, generator
+    lr_d: float = 2e-4                # Adam learning rate, discriminator
+    beta1: float = 0.5                # Adam beta1 (pix2pix)
+    gan_loss: str = "vanilla"         # vanilla | lsgan | hinge
+    l1_lambda: float = 100.0          # weight of the L1 term (pix2pix: 100)
+    tag_dropout_set: float = 0.1      # chance to drop a sample's whole tag set
+    tag_dropout_each: float = 0.1     # chance to drop each single tag
+    augment: bool = True              # geometric + line-style augmentation
+    include_flags: bool = False       # also train on split 'excluded' (flags)
+    workers: int = 1                  # DataLoader worker processes
+    seed: int = 0
+    device: str = "auto"              # auto | cuda | mps | cpu
+    amp: str = "auto"                 # auto (bf16/fp16 on CUDA, off elsewhere) | bf16 | fp16 | off
+    log_every: int = 25               # steps between scalar logs
+    image_every: int = 500            # steps between image grids
+    save_every: int = 1000            # steps between checkpoints
+    keep_last: int = 3                # checkpoints kept per run
+    name: str = "colorize"            # run folder suffix: checkpoints/00012-NAME
+    runs_dir: str = "checkpoints"     # where run folders go
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = config_from_dict(ModelConfig, self.model)
+        if self.gan_loss not in GAN_LOSSES:
+            raise ValueError(f"unknown gan_loss {self.gan_loss!r}; choose from {', '.join(GAN_LOSSES)}")
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ValueError(f"unknown amp {self.amp!r}; choose from auto, bf16, fp16, off")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def config_from_dict(cls, data: dict[str, Any]):
+    """Build ``cls`` from a dict, naming any unknown keys instead of ignoring them."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} key(s): {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    return cls(**data)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("colorize.configs").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_config(source: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset name or TOML path, then ``overrides``.
+
+    Override keys are TrainConfig fields, or ``model.FIELD`` for the model's.
+    """
+    data: dict[str, Any] = {}
+    if source is not None:
+        path = Path(source)
+        if path.suffix != ".toml" and str(source) in preset_names():
+            text = resources.files("colorize.configs").joinpath(f"{source}.toml").read_text(encoding="utf-8")
+        elif path.is_file():
+            text = path.read_text(encoding="utf-8")
+        else:
+            raise FileNotFoundError(f"{source}: no such config file or preset; presets: {', '.join(preset_names())}")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{source}: not valid TOML ({e})") from None
+    model = dict(data.pop("model", {}))
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key.startswith("model."):
+            model[key.removeprefix("model.")] = value
+        else:
+            data[key] = value
+    data["model"] = config_from_dict(ModelConfig, model)
+    return config_from_dict(TrainConfig, data)

@@ -1,0 +1,1 @@
+"""Training presets, read by ``colorize train --config NAME``."""

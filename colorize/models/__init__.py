@@ -1,0 +1,1 @@
+"""Networks: the U-Net generator, the PatchGAN discriminator and the GAN losses."""
