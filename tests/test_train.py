@@ -1,0 +1,157 @@
+"""`colorize train` end to end at 64 px: run folders, TensorBoard, checkpoints, resume, Ctrl-C, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from colorize.cli import main
+from colorize.config import ModelConfig, load_config
+from colorize.models.build import build_generator
+from colorize.train.checkpoint import find_checkpoint, load_checkpoint, load_export, save_checkpoint
+from colorize.train.trainer import Trainer
+
+TINY = ["--size", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--workers", "0",
+        "--log-every", "1", "--image-every", "2"]
+
+
+def train_args(dataset: Path, runs: Path, *extra: str) -> list[str]:
+    return ["train", "--data", str(dataset), "--runs-dir", str(runs), *TINY, *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """Four steps through the CLI, then a resume to six."""
+    runs = tmp_path_factory.mktemp("runs")
+    first = CliRunner().invoke(main, train_args(dataset, runs, "--steps", "4", "--save-every", "2"))
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(main, ["train", "--resume", "latest", "--runs-dir", str(runs), "--steps", "6"])
+    assert resumed.exit_code == 0, resumed.output
+    return runs
+
+
+def test_run_folder_has_config_tensorboard_checkpoints_and_export(trained):
+    runs = sorted(trained.iterdir())
+    assert [p.name for p in runs] == ["00000-cpu"], "resuming continues the same run folder"
+    run = runs[0]
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["size"] == 64 and config["steps"] == 6
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    assert (run / "export" / "model.safetensors").is_file() and (run / "export" / "config.json").is_file()
+
+
+def test_resume_continues_the_step_count(trained):
+    run = trained / "00000-cpu"
+    steps = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
+    assert steps == ["step-0000002.pt", "step-0000004.pt", "step-0000006.pt"]
+    state = load_checkpoint(find_checkpoint("latest", trained))
+    assert state["step"] == 6
+
+
+def test_tensorboard_has_namespaced_scalars_and_images(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained / "00000-cpu" / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"Loss/D", "Loss/G_GAN", "Loss/G_L1", "Speed/images_per_s"} <= scalars
+    assert events.Scalars("Loss/G_L1")[-1].step == 6
+    assert "Samples/sketch_output_target" in events.Tags()["images"]
+
+
+def test_checkpoint_is_complete_and_round_trips(trained, dataset):
+    path = find_checkpoint("latest", trained)
+    state = load_checkpoint(path)
+    for key in ("G", "D", "opt_g", "opt_d", "scaler", "step", "config", "encoder", "vocab", "vectors", "version"):
+        assert key in state, key
+    assert state["encoder"]["name"] == "all-MiniLM-L6-v2" and len(state["vocab"]) == state["vectors"].shape[0]
+    trainer = Trainer.resume(path, progress=False)
+    for name, tensor in state["G"].items():
+        assert torch.equal(trainer.G.state_dict()[name], tensor), name
+    assert trainer.opt_d.state_dict()["state"][0]["exp_avg"].equal(state["opt_d"]["state"][0]["exp_avg"])
+    assert trainer.step == 6
+
+
+def test_export_loads_without_code_and_matches_the_checkpoint(trained):
+    run = trained / "00000-cpu"
+    config, weights, vectors = load_export(run / "export")
+    G = build_generator(ModelConfig(**config["model"]))
+    G.load_state_dict(weights)
+    state = load_checkpoint(find_checkpoint("latest", trained))
+    assert all(torch.equal(weights[k], v) for k, v in state["G"].items())
+    assert vectors.shape == (len(config["vocab"]), 384) and config["encoder"]["name"] == "all-MiniLM-L6-v2"
+
+
+def test_checkpoints_rotate_and_a_damaged_one_is_named(tmp_path):
+    for step in range(1, 6):
+        save_checkpoint(tmp_path, step, {"x": torch.tensor(step)}, keep_last=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000004.pt", "step-0000005.pt"]
+    (tmp_path / "step-0000005.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="step-0000005.pt"):
+        load_checkpoint(tmp_path / "step-0000005.pt")
+
+
+def test_dry_run_prints_the_resolved_config(dataset, tmp_path):
+    result = CliRunner().invoke(main, train_args(dataset, tmp_path, "--dry-run", "--conditioning", "channel"))
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output)
+    assert config["model"]["conditioning"] == "channel" and config["model"]["levels"] == 6
+    assert not list(tmp_path.iterdir()), "a dry run writes nothing"
+
+
+def test_resume_refuses_config_changes_and_missing_runs(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--resume", "latest", "--runs-dir", str(tmp_path)])
+    assert result.exit_code != 0 and "no run with a checkpoint" in result.output
+    result = CliRunner().invoke(main, ["train", "--resume", "latest", "--runs-dir", str(tmp_path), "--size", "32"])
+    assert result.exit_code != 0 and "--size" in result.output
+
+
+def test_runs_never_overwrite_each_other(dataset, tmp_path):
+    for _ in range(2):
+        trainer = Trainer(load_config("cpu", {"data": str(dataset), "runs_dir": str(tmp_path), "steps": 1,
+                                              "model.size": 64, "model.ngf": 8, "model.ndf": 8, "workers": 0,
+                                              "batch_size": 2}), progress=False)
+        trainer.train()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-cpu", "00001-cpu"]
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def test_ctrl_c_saves_a_valid_checkpoint(dataset, tmp_path):
+    cmd = [sys.executable, "-m", "colorize", *train_args(dataset, tmp_path, "--steps", "100000", "--save-every", "100000")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env())
+    deadline = time.time() + 120
+    events = []
+    while time.time() < deadline and not events:  # wait until training is under way
+        time.sleep(0.5)
+        events = list(tmp_path.glob("*/tb/events.*"))
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "saving a checkpoint" in err and "Resume with --resume latest" in err
+    state = load_checkpoint(find_checkpoint("latest", tmp_path))
+    assert 0 < state["step"] < 100000
+
+
+def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "colorize", *train_args(dataset, tmp_path, "--steps", "3")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_child_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list(tmp_path.iterdir())
+    assert len(runs) == 1, "only rank 0 makes a run folder"
+    state = load_checkpoint(find_checkpoint("latest", tmp_path))
+    assert state["step"] == 3
+    config = json.loads((runs[0] / "config.json").read_text())
+    assert config["batch_size"] == 2
