@@ -32,9 +32,9 @@ src, out, extractor, at = sys.argv[1:5]
 start = time.perf_counter()
 report = import_folder(Path(src), Path(out), size=256, extractor=extractor, extract_at=at, progress=False)
 took = time.perf_counter() - start
-print(report.imported, report.failed, took,
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+# VmHWM is this process's own peak; ru_maxrss would carry the launching process's peak across exec.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+print(report.imported, report.failed, took, hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
 

@@ -37,12 +37,12 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3, norm: str = "batch",
                  tag_dim: int | None = None):
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         width = ndf
         for n in range(1, n_layers + 1):
             stride = 2 if n < n_layers else 1
             new = ndf * min(2 ** n, 8)
-            layers += [nn.Conv2d(width, new, 4, stride, 1, bias=False), norm_layer(norm, new), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(width, new, 4, stride, 1, bias=False), norm_layer(norm, new), nn.LeakyReLU(0.2, inplace=True)]
             width = new
         self.features = nn.Sequential(*layers)
         self.to_logit = nn.Conv2d(width, 1, 4, 1, 1)

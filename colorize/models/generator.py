@@ -89,7 +89,7 @@ class UnetGenerator(nn.Module):
         for i in range(1, levels):
             innermost = i == levels - 1
             self.down.append(nn.Sequential(
-                nn.LeakyReLU(0.2),
+                nn.LeakyReLU(0.2, inplace=True),  # as pix2pix: the skip then carries the activated map
                 nn.Conv2d(widths[i - 1], widths[i], 4, 2, 1, bias=innermost),
                 *([] if innermost else [norm_layer(norm, widths[i])]),
             ))
@@ -100,11 +100,11 @@ class UnetGenerator(nn.Module):
             innermost, outermost = i == levels - 1, i == 0
             c_in = widths[i] if innermost else 2 * widths[i]
             if outermost:
-                self.up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(c_in, out_channels, 4, 2, 1), nn.Tanh()))
+                self.up.append(nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c_in, out_channels, 4, 2, 1), nn.Tanh()))
             else:
                 drop = dropout and levels - 4 <= i < levels - 1
                 self.up.append(nn.Sequential(
-                    nn.ReLU(),
+                    nn.ReLU(inplace=True),
                     nn.ConvTranspose2d(c_in, widths[i - 1], 4, 2, 1, bias=False),
                     norm_layer(norm, widths[i - 1]),
                     *([nn.Dropout(0.5)] if drop else []),
