@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
@@ -37,6 +38,7 @@ __all__ = ["ImportReport", "import_folder", "REPORT_NAME"]
 
 REPORT_NAME = "import-report.txt"
 MAX_FILE_BYTES = 1 << 30
+WINDOW = 256  # files in flight at once; bounds memory whatever the collection size
 
 
 @dataclass
@@ -175,19 +177,23 @@ def import_folder(
     out.mkdir(parents=True, exist_ok=True)
     _check_previous(out, size)
 
-    jobs = [
-        _Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels)
-        for path, name, tags in _sources(src, out, tag_table)
-    ]
+    def jobs() -> Iterator[_Job]:
+        for path, name, tags in _sources(src, out, tag_table):
+            yield _Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels)
+
+    total = sum(1 for _ in _sources(src, out, tag_table))  # a cheap first walk, for the progress bar
     report = ImportReport()
     seen: dict[str, str] = {}
     # Rows are streamed into the new manifest, which replaces the old one only when the import ends.
     with atomic_open(out / MANIFEST_NAME) as manifest:
-        bar = tqdm(total=len(jobs), desc="import", unit="img", disable=not progress, file=sys.stderr)
+        bar = tqdm(total=total, desc="import", unit="img", disable=not progress, file=sys.stderr)
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            for row in pool.map(_import_one, jobs, chunksize=8):
-                bar.update()
-                _take(row, seen, manifest, report)
+            pending = jobs()
+            # Submit in windows: Executor.map would hold a future for every file at once.
+            while window := list(islice(pending, WINDOW)):
+                for row in pool.map(_import_one, window, chunksize=8):
+                    bar.update()
+                    _take(row, seen, manifest, report)
         bar.close()
         report.kept_old = _keep_old_rows(out, seen, manifest, report)
     atomic_write_text(out / REPORT_NAME, "".join(line + "\n" for line in report.problems))
