@@ -30,7 +30,7 @@ from tqdm import tqdm
 import colorize
 from colorize.data.extract import get_extractor
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square, load_rgb, save_png
-from colorize.data.manifest import MANIFEST_NAME, Manifest, split_for
+from colorize.data.manifest import MANIFEST_NAME, Manifest, read_build_info, split_for
 from colorize.data.tagfiles import TagFileError, load_tag_table, sidecar_tags
 from colorize.fileio import atomic_open, atomic_write_text
 
@@ -243,13 +243,7 @@ def _keep_old_rows(out: Path, seen: dict[str, str], manifest, report: ImportRepo
 
 
 def _check_previous(out: Path, size: int) -> None:
-    info = out / "dataset.json"
-    if not info.is_file():
-        return
-    try:
-        previous = json.loads(info.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return
+    previous = read_build_info(out)
     if previous.get("size") not in (None, size):
         raise ValueError(f"{out} holds {previous['size']}-px images and this import is {size} px. "
                          f"Import into another --out, or pass --size {previous['size']}.")

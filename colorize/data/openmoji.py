@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import colorize
 from colorize.data.images import save_png
-from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
+from colorize.data.manifest import MANIFEST_NAME, read_build_info, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
 from colorize.fileio import atomic_write_text
 
@@ -235,14 +235,8 @@ def build_openmoji(
 
 
 def _check_previous_build(out: Path, size: int, force: bool) -> None:
-    info = out / "dataset.json"
-    if force or not info.is_file():
-        return
-    try:
-        previous = json.loads(info.read_text(encoding="utf-8")).get("size")
-    except (OSError, json.JSONDecodeError):
-        return
-    if previous not in (None, size):
+    previous = read_build_info(out).get("size")
+    if not force and previous not in (None, size):
         raise ValueError(
             f"{out} holds a {previous}-px build and this one is {size} px. "
             f"Use --force to rebuild it at {size} px, or choose another --out."
