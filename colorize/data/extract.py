@@ -68,6 +68,9 @@ EXTRACTORS: dict[str, Extractor] = {
 }
 
 
+CHOICES = (*sorted(EXTRACTORS), "mixed")
+
+
 def mixed(rgb: np.ndarray, rng: random.Random | None = None) -> np.ndarray:
     """One of the registered extractors, chosen at random for this call.
 
@@ -85,7 +88,5 @@ def get_extractor(name: str) -> Extractor:
     try:
         return EXTRACTORS[name]
     except KeyError:
-        raise ValueError(f"unknown line extractor {name!r}; choose from {', '.join([*sorted(EXTRACTORS), 'mixed'])}") from None
+        raise ValueError(f"unknown line extractor {name!r}; choose from {', '.join(CHOICES)}") from None
 
-
-CHOICES = (*sorted(EXTRACTORS), "mixed")

@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorize.fileio import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "ImageError", "MAX_PIXELS", "fit_square", "load_rgb", "save_png", "unfit"]
+__all__ = ["IMAGE_SUFFIXES", "ImageError", "MAX_PIXELS", "fit_square", "load_rgb", "save_png"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 80_000_000  # about 10,000 x 8,000: larger is refused as a likely decompression bomb
@@ -88,7 +88,7 @@ def fit_square(rgb: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, 
 
     Padding rather than cropping keeps the whole picture: a crop could cut off exactly the
     hair or clothes a tag is about. Returns the square image and the box ``(x, y, w, h)``
-    the picture occupies in it, which :func:`unfit` uses to undo the fit.
+    the picture occupies in it.
     """
     h, w = rgb.shape[:2]
     scale = size / max(h, w)
@@ -99,14 +99,6 @@ def fit_square(rgb: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, 
     square = np.full((size, size, 3), 255, dtype=np.uint8)
     square[y:y + new_h, x:x + new_w] = resized
     return square, (x, y, new_w, new_h)
-
-
-def unfit(square: np.ndarray, box: tuple[int, int, int, int], height: int, width: int) -> np.ndarray:
-    """Cut the picture back out of a :func:`fit_square` result and scale it to ``height`` x ``width``."""
-    x, y, w, h = box
-    crop = square[y:y + h, x:x + w]
-    interpolation = cv2.INTER_CUBIC if (height, width) > (h, w) else cv2.INTER_AREA
-    return cv2.resize(crop, (width, height), interpolation=interpolation)
 
 
 def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:

@@ -32,7 +32,7 @@ from colorize.data.manifest import MANIFEST_NAME, read_build_info, split_for, wr
 from colorize.data.tags import emoji_tags, is_flag_sequence
 from colorize.fileio import atomic_write_text
 
-__all__ = ["BuildReport", "build_openmoji", "openmoji_svg_dir", "render_pair", "split_layers"]
+__all__ = ["BuildReport", "build_openmoji", "lines_aligned", "openmoji_svg_dir", "split_layers"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG_NS)
@@ -100,12 +100,6 @@ def _render(svg_text: str, size: int) -> np.ndarray:
     if bgr is None:
         raise ValueError("the renderer returned no image")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def render_pair(svg_text: str, size: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Render one OpenMoji SVG into ``(line_rgb, color_rgb, drawing_id)``."""
-    line_svg, drawing = split_layers(svg_text)
-    return _render(line_svg, size), _render(svg_text, size), drawing
 
 
 def lines_aligned(line: np.ndarray, color: np.ndarray) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import emoji
 
-__all__ = ["normalize_tag", "parse_tags", "format_tags", "emoji_tags", "is_flag_sequence"]
+__all__ = ["normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence"]
 
 _SPACES = re.compile(r"\s+")
 
@@ -55,11 +55,6 @@ def parse_tags(text: str | Iterable[str], sep: str = ",") -> list[str]:
         if tag:
             seen.setdefault(tag, None)
     return list(seen)
-
-
-def format_tags(tags: Iterable[str]) -> str:
-    """Tags as one comma-separated string, the form people write and read."""
-    return ", ".join(tags)
 
 
 def is_flag_sequence(codepoints: list[int]) -> bool:
