@@ -57,3 +57,27 @@ def dataset(tmp_path_factory, svg_dir) -> Path:
     out = tmp_path_factory.mktemp("dataset")
     build_openmoji(out, size=SIZE, svg_dir=svg_dir, workers=1, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, dataset, encoder) -> Path:
+    """An untrained 32 px FiLM model exported like `colorize train` does, with the dataset's vocabulary.
+
+    Its colours are noise, but it has the real shapes, tag table and file format, which is
+    what the commands that load a model need to be tested against.
+    """
+    import torch
+
+    from colorize.config import ModelConfig
+    from colorize.data.manifest import Manifest
+    from colorize.models.build import build_generator
+    from colorize.text.encoder import TagTable
+    from colorize.train.checkpoint import export_model
+
+    torch.manual_seed(0)
+    table = TagTable.build({t for row in Manifest(dataset) for t in row["tags"]}, encoder)
+    config = ModelConfig(size=32, ngf=8, ndf=8, conditioning="film", tag_dim=table.dim)
+    generator = build_generator(config).eval()
+    folder = tmp_path_factory.mktemp("tiny-model")
+    return export_model(folder, generator.state_dict(), config.__dict__, table.vocab, table.vectors,
+                        table.identity, step=0)

@@ -7,16 +7,36 @@ The CLI only parses, validates and calls the library; no tensors live here.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 import colorize
-from colorize.cli.data import data
-from colorize.cli.train import train
 
 __all__ = ["main"]
 
+# name -> "module:attribute". Subcommands are imported only when used, so `colorize run`
+# does not pay for importing the trainer (or Gradio) before it starts colouring.
+COMMANDS = {
+    "data": "colorize.cli.data:data",
+    "train": "colorize.cli.train:train",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands live in :data:`COMMANDS` and load on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(colorize.__version__, "-V", "--version", prog_name="colorize")
 def main() -> None:
     """Colour line art from text tags.
@@ -32,6 +52,3 @@ def main() -> None:
       colorize train --data data/openmoji   train a model (TensorBoard logs in checkpoints/)
     """
 
-
-main.add_command(data)
-main.add_command(train)

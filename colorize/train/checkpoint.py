@@ -104,12 +104,20 @@ def find_checkpoint(resume: str | Path, runs_dir: str | Path = "checkpoints") ->
 
 
 def export_model(folder: Path, generator_state: dict[str, torch.Tensor], model_config: dict, vocab: list[str],
-                 vectors: torch.Tensor, encoder: dict, step: int) -> Path:
-    """Write ``model.safetensors`` + ``config.json`` into ``folder``: the shareable model."""
+                 vectors: torch.Tensor, encoder: dict, step: int, half: bool = False) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` into ``folder``: the shareable model.
+
+    ``half`` stores floating-point tensors as float16, half the size on disk; they are
+    read back as float32.
+    """
     from safetensors.torch import save
 
-    tensors = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in generator_state.items()}
-    tensors["tags.vectors"] = vectors.detach().cpu().float().contiguous()
+    def store(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().cpu()
+        return (t.half() if half and t.is_floating_point() else t).contiguous()
+
+    tensors = {f"generator.{k}": store(v) for k, v in generator_state.items()}
+    tensors["tags.vectors"] = store(vectors.float())
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(folder / "model.safetensors", save(tensors, metadata={"format": "colorize"}))
     config = {"model": model_config, "vocab": vocab, "encoder": encoder, "step": step,
@@ -128,7 +136,13 @@ def load_export(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor], torc
         if not f.is_file():
             raise FileNotFoundError(f"{f}: missing. A model folder holds model.safetensors and config.json "
                                     f"(written by `colorize train` into RUN/export).")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    tensors = load_file(weights)
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()}
+    except Exception as e:  # damaged JSON or weights (safetensors raises its own error type)
+        raise ValueError(f"{folder}: not a readable colorize model ({type(e).__name__}: {e}). "
+                         f"Export it again from its run with `colorize export`.") from None
     state = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
+    if "tags.vectors" not in tensors or "model" not in config or "vocab" not in config:
+        raise ValueError(f"{folder}: model.safetensors or config.json lacks the tag table; not a colorize export.")
     return config, state, tensors["tags.vectors"]

@@ -33,21 +33,11 @@ from colorize.models.build import build_discriminator, build_generator
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import export_model, find_checkpoint, load_checkpoint, new_run_dir, save_checkpoint
+from colorize.device import pick_device
 from colorize.train.distributed import init_distributed
 from colorize.train.visual import sample_grid
 
 __all__ = ["Trainer", "drop_tags", "pick_device"]
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:

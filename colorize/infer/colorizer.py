@@ -1,0 +1,176 @@
+"""Colour sketches of any size with a trained model: the one inference path.
+
+Every command that colours (``run``, ``evaluate``, ``ablate``, ``serve``) goes through
+:class:`Colorizer`, so they all agree pixel for pixel.
+
+A sketch is fitted into the model's square with white padding (aspect kept), coloured,
+cut back out of the padding and scaled up to its original size. The original lines are
+then laid over the upsampled colour with a multiply blend, so they stay as crisp as they
+were drawn however coarse the model's resolution.
+
+    colorizer = Colorizer.from_pretrained()            # the shipped OpenMoji model
+    rgb = colorizer.colorize("sketch.png", "woman, red hair, dark skin tone")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from colorize.data.images import ImageError, fit_square, load_rgb
+from colorize.data.tags import normalize_tag, parse_tags
+from colorize.device import pick_device
+from colorize.text.encoder import TagEncoder, TagTable
+
+__all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
+
+log = logging.getLogger("colorize")
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "openmoji-128"
+MIN_SIDE = 4  # a sketch's longer side, in pixels, below which there is nothing to colour
+
+
+def as_tag_list(tags: str | Sequence[str] | None) -> list[str]:
+    """``"a, b"`` or ``["a", "b"]`` or None -> canonical tags, duplicates dropped, order kept."""
+    if tags is None:
+        return []
+    items = parse_tags(tags) if isinstance(tags, str) else [normalize_tag(t) for t in tags]
+    return list(dict.fromkeys(t for t in items if t))
+
+
+class Colorizer:
+    """A generator, its tag table and its resolution, ready to colour.
+
+    Build one with :meth:`from_pretrained`. Tags outside the model's vocabulary are
+    embedded on the fly with the model's own text encoder (loaded only when needed).
+    """
+
+    def __init__(self, generator: torch.nn.Module, table: TagTable, size: int, device: torch.device,
+                 source: str = "", step: int | None = None):
+        self.G = generator.eval().to(device)
+        self.table = table.to(device)
+        self.size = size
+        self.device = device
+        self.source = source
+        self.step = step
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto") -> Colorizer:
+        """Load a model: an export folder (``model.safetensors`` + ``config.json``), a run
+        folder (its ``export/``), or a training checkpoint ``.pt``. None: the shipped model."""
+        from colorize.config import ModelConfig, config_from_dict
+        from colorize.models.build import build_generator
+        from colorize.train.checkpoint import load_checkpoint, load_export
+
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        if path.is_dir() and not (path / "model.safetensors").is_file() and (path / "export").is_dir():
+            path = path / "export"
+        if path.is_file() and path.suffix == ".pt":
+            state = load_checkpoint(path)
+            model_config = state["config"]["model"]
+            weights, vocab, vectors, identity, step = state["G"], state["vocab"], state["vectors"], state["encoder"], state["step"]
+        elif path.is_dir():
+            config, weights, vectors = load_export(path)
+            model_config, vocab, identity, step = config["model"], config["vocab"], config["encoder"], config.get("step")
+        elif path == DEFAULT_MODEL:
+            raise FileNotFoundError(f"{path}: the shipped model is missing from this install. "
+                                    f"Reinstall colorize, or pass --model with a model folder.")
+        else:
+            raise FileNotFoundError(f"{path}: no such model. Pass a model folder (model.safetensors + config.json), "
+                                    f"a run folder from `colorize train`, or a checkpoint .pt file.")
+        model_cfg = config_from_dict(ModelConfig, dict(model_config))
+        generator = build_generator(model_cfg)
+        generator.load_state_dict(weights)
+        table = TagTable(vocab, vectors, identity)
+        return cls(generator, table, model_cfg.size, pick_device(device), source=str(path), step=step)
+
+    @property
+    def conditioning(self) -> str:
+        return self.G.conditioning
+
+    @property
+    def vocab(self) -> list[str]:
+        return list(self.table.vocab)
+
+    # -- tags --------------------------------------------------------------------------------
+
+    def unknown_tags(self, tags: Sequence[str]) -> list[str]:
+        """Those of ``tags`` the model was not trained with (they will be embedded on the fly)."""
+        return [t for t in as_tag_list(tags) if t not in self.table.index]
+
+    def embed(self, tag_sets: Sequence[str | Sequence[str] | None]) -> torch.Tensor:
+        """Pooled tag vectors [B, dim] on the model's device; unknown tags are embedded first."""
+        sets = [as_tag_list(t) for t in tag_sets]
+        new = sorted({t for tags in sets for t in tags} - set(self.table.index))
+        if new:
+            if self.table.encoder is None:
+                self.table.encoder = TagEncoder(self.table.identity.get("name", "all-MiniLM-L6-v2"))
+            log.info("embedding %d tag(s) outside the model's vocabulary: %s", len(new), ", ".join(new))
+            self.table.add(new)
+        return self.table.pool(sets)
+
+    # -- colouring ---------------------------------------------------------------------------
+
+    @staticmethod
+    def load(image: str | os.PathLike | bytes | np.ndarray, max_pixels: int | None = None) -> np.ndarray:
+        """Any image the tool accepts -> RGB uint8 [H, W, 3] on white (see :func:`load_rgb`)."""
+        if isinstance(image, np.ndarray):
+            rgb = image
+            if rgb.ndim == 2:
+                rgb = np.repeat(rgb[..., None], 3, axis=-1)
+            if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+                raise ImageError(f"expected a uint8 RGB array [H, W, 3], got {rgb.dtype} {tuple(rgb.shape)}")
+        elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+            from colorize.data.images import _to_rgb
+
+            rgb = _to_rgb(image)
+        else:
+            rgb = load_rgb(image) if max_pixels is None else load_rgb(image, max_pixels=max_pixels)
+        if max(rgb.shape[:2]) < MIN_SIDE:
+            h, w = rgb.shape[:2]
+            raise ImageError(f"{w}x{h} is too small to colour; a sketch needs at least {MIN_SIDE} pixels "
+                             f"on its longer side")
+        return rgb
+
+    @torch.inference_mode()
+    def predict(self, sketches: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+        """The raw model: sketches [B, 3, S, S] and pooled tags [B, dim] in, colours [B, 3, S, S] in [-1, 1] out."""
+        sketches = sketches.to(self.device)
+        return self.G(sketches, tags.to(self.device) if self.conditioning != "none" else None).float()
+
+    def colorize_batch(self, images: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
+                       keep_lines: bool = True) -> list[np.ndarray]:
+        """Colour RGB uint8 sketches (any sizes) with one tag set each; returns RGB uint8 at their sizes."""
+        assert len(images) == len(tag_sets), f"{len(images)} images but {len(tag_sets)} tag sets"
+        if not images:
+            return []
+        squares, boxes = zip(*(fit_square(rgb, self.size) for rgb in images), strict=True)
+        batch = torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        out = self.predict(batch, self.embed(tag_sets))
+        out = out.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+        return [self._finish(o, rgb, box, keep_lines) for o, rgb, box in zip(out, images, boxes, strict=True)]
+
+    def colorize(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
+                 keep_lines: bool = True) -> np.ndarray:
+        """Colour one sketch (a path, file bytes, a PIL image or an RGB array); RGB uint8 at its own size."""
+        return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines)[0]
+
+    @staticmethod
+    def _finish(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int], keep_lines: bool) -> np.ndarray:
+        x, y, w, h = box
+        colour = square[y:y + h, x:x + w]
+        height, width = original.shape[:2]
+        if (width, height) != (w, h):
+            colour = cv2.resize(colour, (width, height), interpolation=cv2.INTER_CUBIC if width > w else cv2.INTER_AREA)
+        if not keep_lines:
+            return np.ascontiguousarray(colour)
+        # multiply blend: white paper lets the colour through, the drawn lines stay as drawn
+        return (colour.astype(np.uint16) * original.astype(np.uint16) // 255).astype(np.uint8)
