@@ -67,6 +67,7 @@ class TrainConfig:
     tag_dropout_each: float = 0.1     # chance to drop each single tag
     augment: bool = True              # geometric + line-style augmentation
     include_flags: bool = False       # also train on split 'excluded' (flags)
+    monochrome: float = 0.0           # share of samples desaturated and tagged 'monochrome' (the seed's finding)
     workers: int = 1                  # DataLoader worker processes
     seed: int = 0
     device: str = "auto"              # auto | cuda | mps | cpu

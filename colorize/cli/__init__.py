@@ -20,6 +20,11 @@ __all__ = ["main"]
 COMMANDS = {
     "data": "colorize.cli.data:data",
     "train": "colorize.cli.train:train",
+    "run": "colorize.cli.run:run",
+    "serve": "colorize.cli.serve:serve",
+    "evaluate": "colorize.cli.evaluate:evaluate",
+    "ablate": "colorize.cli.ablate:ablate",
+    "ablate-train": "colorize.cli.ablate:ablate_train",
 }
 
 

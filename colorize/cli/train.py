@@ -45,6 +45,8 @@ from colorize.models.losses import GAN_LOSSES
 @click.option("--log-every", type=click.IntRange(1, None), help="Steps between scalar logs.")
 @click.option("--keep-last", type=click.IntRange(1, None), help="Checkpoints kept per run.")
 @click.option("--include-flags", is_flag=True, default=None, help="Also train on flags (split 'excluded').")
+@click.option("--monochrome", type=click.FloatRange(0, 1),
+              help="Share of samples turned grey and tagged 'monochrome', to teach that tag to switch colour off.")
 @click.option("--no-augment", "augment", flag_value=False, default=None, help="Turn augmentation off.")
 @click.option("--resume", help="Continue a run: 'latest', a run folder, or a checkpoint file. "
                                "The run keeps its own config; only --steps may change.")

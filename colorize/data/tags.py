@@ -17,7 +17,10 @@ from collections.abc import Iterable
 
 import emoji
 
-__all__ = ["normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence"]
+__all__ = ["MONOCHROME", "normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence"]
+
+# The tag that asks for no colour; `colorize train --monochrome` teaches it.
+MONOCHROME = "monochrome"
 
 _SPACES = re.compile(r"\s+")
 

@@ -106,6 +106,9 @@ class TagEncoder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # a "Loading weights" bar on every load is noise
 
             target = str(self.path) if self.path is not None else self.name
             try:

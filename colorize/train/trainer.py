@@ -28,16 +28,17 @@ from tqdm import tqdm
 from colorize.config import TrainConfig, config_from_dict
 from colorize.data.dataset import PairDataset, collate_pairs
 from colorize.data.manifest import Manifest
+from colorize.data.tags import MONOCHROME
+from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import export_model, find_checkpoint, load_checkpoint, new_run_dir, save_checkpoint
-from colorize.device import pick_device
 from colorize.train.distributed import init_distributed
 from colorize.train.visual import sample_grid
 
-__all__ = ["Trainer", "drop_tags", "pick_device"]
+__all__ = ["Trainer", "desaturate_some", "drop_tags", "pick_device"]
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
@@ -47,6 +48,24 @@ def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     if setting == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
+
+
+def desaturate_some(target: torch.Tensor, tag_sets: list[list[str]], share: float,
+                    rng: random.Random) -> tuple[torch.Tensor, list[list[str]]]:
+    """Turn about ``share`` of the targets grey (Rec. 601 luma) and tag them ``monochrome``.
+
+    The seed post saw a ``monochrome`` tag switch colour off; this teaches it on purpose,
+    after tag dropout, so a grey target always comes with the tag that explains it.
+    """
+    chosen = [i for i in range(len(tag_sets)) if rng.random() < share]
+    if not chosen:
+        return target, tag_sets
+    target = target.clone()
+    luma = (0.299 * target[chosen, 0] + 0.587 * target[chosen, 1] + 0.114 * target[chosen, 2]).unsqueeze(1)
+    target[chosen] = luma.expand(-1, 3, -1, -1)
+    tag_sets = [tags + [MONOCHROME] if i in chosen and MONOCHROME not in tags else tags
+                for i, tags in enumerate(tag_sets)]
+    return target, tag_sets
 
 
 def drop_tags(tag_sets: list[list[str]], p_set: float, p_each: float, rng: random.Random) -> list[list[str]]:
@@ -107,6 +126,8 @@ class Trainer:
             self.table = TagTable(state["vocab"], state["vectors"], state["encoder"])
         else:
             vocab = {t for row in Manifest(cfg.data) for t in row["tags"]}
+            if cfg.monochrome > 0:
+                vocab.add(MONOCHROME)
             self.table = TagTable.build(vocab, TagEncoder(cfg.encoder))
             cfg.model.tag_dim = self.table.dim
         self.table.to(self.device)
@@ -187,7 +208,10 @@ class Trainer:
         cl = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         sketch = batch["sketch"].to(self.device, non_blocking=True).contiguous(memory_format=cl)
         target = batch["target"].to(self.device, non_blocking=True).contiguous(memory_format=cl)
-        tags = self.table.pool(drop_tags(batch["tags"], cfg.tag_dropout_set, cfg.tag_dropout_each, self.rng))
+        tag_sets = drop_tags(batch["tags"], cfg.tag_dropout_set, cfg.tag_dropout_each, self.rng)
+        if cfg.monochrome > 0:
+            target, tag_sets = desaturate_some(target, tag_sets, cfg.monochrome, self.rng)
+        tags = self.table.pool(tag_sets)
         with self._autocast():
             fake = self.G_train(sketch, tags if self.G.conditioning != "none" else None)
         losses = self.d_step(sketch, target, fake, tags)

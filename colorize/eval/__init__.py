@@ -1,0 +1,1 @@
+"""Measuring models: image metrics, tag faithfulness (variant accuracy) and tag ablations."""

@@ -1,0 +1,164 @@
+"""``colorize evaluate``: score a model on a dataset split, batched, as JSON and a Markdown table.
+
+For every sample the sketch is coloured at the model's resolution with the sample's tags
+and compared with its colour image (L1, PSNR, SSIM, CIEDE2000, see :mod:`.metrics`).
+Variant accuracy (does the output follow the tags?) is scored over the split's variant
+groups, next to its chance level. The same model with no tags at all is scored too, as a
+baseline: if the tags do the work, variant accuracy falls to about chance without them.
+Flags, when the split holds any, are scored separately: their outline is a plain
+rectangle, so they are a test of the text alone.
+
+    results = evaluate(Colorizer.from_pretrained(), "data/openmoji", split="val")
+    write_report(results, "evaluation/")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from colorize.data.dataset import PairDataset, to_image
+from colorize.eval.metrics import image_metrics, variant_groups, variant_hits
+from colorize.fileio import atomic_write_text
+
+__all__ = ["METRICS", "evaluate", "score", "to_markdown", "write_report"]
+
+METRICS = ("l1", "psnr", "ssim", "delta_e")
+# How each metric reads in a table: name, direction, format
+LABELS = {"l1": ("L1", "lower", ".4f"), "psnr": ("PSNR dB", "higher", ".2f"), "ssim": ("SSIM", "higher", ".4f"),
+          "delta_e": ("ΔE2000", "lower", ".2f")}
+
+# A colouring function: sketches (RGB uint8 at the model's size) and tag sets -> outputs.
+ColourFn = Callable[[list[np.ndarray], list[list[str]]], list[np.ndarray]]
+
+
+def load_split(data: str | os.PathLike, split: str | tuple[str, ...] | None, size: int,
+               limit: int | None = None, ids: set[str] | None = None
+               ) -> tuple[list[dict], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Rows, sketches and colour images (uint8, ``size`` px) of a split, keyed by id.
+
+    ``limit`` takes the first rows; ``ids`` takes only those rows.
+    """
+    dataset = PairDataset(data, split=split, size=size, augment=False)
+    positions = [i for i, row in enumerate(dataset.rows) if ids is None or row["id"] in ids]
+    rows, sketches, colours = [], {}, {}
+    for i in positions[:limit]:
+        row = dataset.rows[i]
+        sample = dataset[i]
+        rows.append(row)
+        sketches[row["id"]] = to_image(sample["sketch"])
+        colours[row["id"]] = to_image(sample["target"])
+    return rows, sketches, colours
+
+
+def colour_all(colour: ColourFn, rows: list[dict], sketches: dict[str, np.ndarray], tag_sets: list[list[str]],
+               batch_size: int, desc: str = "", progress: bool = True) -> dict[str, np.ndarray]:
+    """Outputs keyed by id, batched, with a progress bar."""
+    outputs = {}
+    bar = tqdm(total=len(rows), desc=desc, unit="img", disable=not progress, leave=False, dynamic_ncols=True)
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        out = colour([sketches[r["id"]] for r in chunk], tag_sets[start:start + batch_size])
+        outputs.update(zip((r["id"] for r in chunk), out, strict=True))
+        bar.update(len(chunk))
+    bar.close()
+    return outputs
+
+
+def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, np.ndarray]) -> dict:
+    """Mean image metrics and variant accuracy of ``outputs`` against the rows' colour images."""
+    if not rows:
+        return {"count": 0}
+    per = [image_metrics(outputs[r["id"]], colours[r["id"]]) for r in rows]
+    means = {k: float(np.mean([p[k] for p in per])) for k in METRICS}
+    groups = variant_groups(rows, colours)
+    hits, chance, scored = [], [], 0
+    for group in groups:
+        result = variant_hits([outputs[i] for i in group], [colours[i] for i in group])
+        if result is None:
+            continue
+        scored += 1
+        hits.extend(result)
+        chance.extend([1.0 / len(group)] * len(group))
+    variant = {
+        "accuracy": float(np.mean(hits)) if hits else None,
+        "chance": float(np.mean(chance)) if chance else None,
+        "groups": scored,
+        "members": len(hits),
+    }
+    return {"count": len(rows), **means, "variant": variant}
+
+
+def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size: int = 16,
+             baseline: bool = True, limit: int | None = None, progress: bool = True,
+             colour: ColourFn | None = None) -> dict:
+    """Score ``colorizer`` on ``split`` of ``data``; with ``baseline``, also with no tags.
+
+    ``colour`` replaces the model's colouring (tests pass oracles and constants through it).
+    Samples are coloured at the model's resolution, where they are compared.
+    """
+    size = colorizer.size
+    rows, sketches, colours = load_split(data, split, size, limit)
+    if not rows:
+        raise ValueError(f"{data}: split {split!r} is empty; nothing to evaluate.")
+    if colour is None:
+        def colour(images, tag_sets):
+            return colorizer.colorize_batch(images, tag_sets, keep_lines=False)
+
+    parts = {"all": [r for r in rows if not r.get("is_flag")], "flags": [r for r in rows if r.get("is_flag")]}
+    conditions = {"tags": [list(r["tags"]) for r in rows]}
+    if baseline:
+        conditions["no_tags"] = [[] for _ in rows]
+    results = {"model": getattr(colorizer, "source", ""), "step": getattr(colorizer, "step", None),
+               "data": str(data), "split": split, "size": size, "conditions": {}}
+    for name, tag_sets in conditions.items():
+        outputs = colour_all(colour, rows, sketches, tag_sets, batch_size, desc=name, progress=progress)
+        results["conditions"][name] = {part: score(part_rows, outputs, colours)
+                                       for part, part_rows in parts.items() if part_rows}
+    return results
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    return format(value, spec)
+
+
+def to_markdown(results: dict) -> str:
+    """The results as a Markdown table: one row per condition and part."""
+    head = ["condition", "samples", *(f"{LABELS[m][0]} ({LABELS[m][1]} better)" for m in METRICS),
+            "variant acc.", "chance", "groups"]
+    lines = [f"Model `{results['model']}` (step {results.get('step')}) on `{results['data']}`, "
+             f"split `{results['split']}`, at {results['size']} px.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for condition, parts in results["conditions"].items():
+        for part, s in parts.items():
+            v = s["variant"]
+            cells = [condition.replace("_", " ") + ("" if part == "all" else f" ({part})"), str(s["count"]),
+                     *(_fmt(s[m], LABELS[m][2]) for m in METRICS),
+                     _fmt(v["accuracy"], ".3f"), _fmt(v["chance"], ".3f"), f"{v['groups']} ({v['members']} samples)"]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Variant accuracy: for each sample of a drawing that comes in several colourings, is the "
+              "output closest (mean CIEDE2000 where the colourings differ) to its own colour image? "
+              "Chance is the mean of 1 / group size."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: dict, out: str | os.PathLike, name: str = "evaluation") -> tuple[Path, Path]:
+    """Write ``NAME.json`` and ``NAME.md`` into ``out``; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
+    # PSNR of identical images is inf, written as JSON's common extension `Infinity`
+    atomic_write_text(json_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(md_path, to_markdown(results))
+    return json_path, md_path

@@ -1,0 +1,147 @@
+"""Metrics on known inputs, variant accuracy with an oracle and a constant colourizer, and the
+evaluate / ablate / ablate-train commands on a tiny real dataset and model."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from colorize.cli import main
+from colorize.eval.ablate import ablate, swap_colour
+from colorize.eval.evaluate import evaluate, load_split, to_markdown, write_report
+from colorize.eval.metrics import chroma, image_metrics, variant_groups, variant_hits
+from colorize.train.trainer import desaturate_some
+
+
+def test_identical_images_score_perfectly():
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    scores = image_metrics(image, image.copy())
+    assert scores["psnr"] == math.inf and scores["delta_e"] == 0.0 and scores["l1"] == 0.0 and scores["ssim"] == 1.0
+
+
+def test_metrics_on_known_differences():
+    black, white = np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 255, np.uint8)
+    scores = image_metrics(black, white)
+    assert scores["l1"] == pytest.approx(1.0)
+    assert scores["psnr"] == pytest.approx(0.0, abs=1e-6)       # MSE = 255^2
+    assert scores["delta_e"] == pytest.approx(100.0, abs=0.01)   # L* 0 against 100
+    grey = np.full((16, 16, 3), 100, np.uint8)
+    assert image_metrics(grey, grey + 10)["psnr"] == pytest.approx(10 * math.log10(255 ** 2 / 100))
+    assert chroma(grey) < 0.01  # D65 white point rounding leaves a trace
+    assert chroma(np.full((4, 4, 3), (255, 0, 0), np.uint8)) > 100
+
+
+def test_variant_hits_compare_only_where_the_colourings_differ():
+    base = np.full((8, 8, 3), 255, np.uint8)
+    red, blue = base.copy(), base.copy()
+    red[:2], blue[:2] = (255, 0, 0), (0, 0, 255)
+    assert variant_hits([red, blue], [red, blue]) == [True, True]
+    assert variant_hits([blue, red], [red, blue]) == [False, False]
+    assert variant_hits([base, base], [base, base]) is None  # nothing tells them apart
+
+
+class _Model:
+    """What evaluate needs of a colorizer when the colouring itself is passed in."""
+
+    size, source, step = 64, "test", 0
+
+
+@pytest.fixture(scope="module")
+def split(dataset):
+    return load_split(dataset, None, 64)
+
+
+def test_oracle_scores_one_and_constant_scores_chance(dataset, split):
+    rows, sketches, colours = split
+    assert variant_groups(rows, colours), "the test dataset must hold a drawing in several colourings"
+    by_tags = {tuple(r["tags"]): colours[r["id"]] for r in rows}
+
+    def oracle(images, tag_sets):
+        return [by_tags.get(tuple(t), image) for image, t in zip(images, tag_sets, strict=True)]
+
+    def constant(images, tag_sets):
+        return [np.full_like(image, 128) for image in images]
+
+    right = evaluate(_Model(), dataset, split=None, colour=oracle, progress=False)
+    variant = right["conditions"]["tags"]["all"]["variant"]
+    assert variant["accuracy"] == 1.0 and variant["groups"] >= 2
+    assert right["conditions"]["tags"]["all"]["psnr"] == math.inf
+    flat = evaluate(_Model(), dataset, split=None, colour=constant, progress=False, baseline=False)
+    variant = flat["conditions"]["tags"]["all"]["variant"]
+    assert variant["accuracy"] == pytest.approx(variant["chance"]) and variant["chance"] < 0.6
+    assert "no_tags" not in flat["conditions"]
+
+
+def test_flags_are_scored_separately(dataset):
+    results = evaluate(_Model(), dataset, split=None, progress=False, baseline=False,
+                       colour=lambda images, tags: images)
+    parts = results["conditions"]["tags"]
+    assert parts["flags"]["count"] == 3 and parts["all"]["count"] == 9
+    assert "(flags)" in to_markdown(results)
+
+
+def test_evaluate_command_writes_json_and_markdown(tiny_model, dataset, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(main, ["evaluate", str(tiny_model), "--data", str(dataset), "--split", "train",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "evaluation.json").read_text())
+    assert set(report["conditions"]) == {"tags", "no_tags"} and report["size"] == 32
+    assert "| tags |" in (out / "evaluation.md").read_text()
+    again = CliRunner().invoke(main, ["evaluate", str(tiny_model), "--data", str(dataset), "-o", str(out)])
+    assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+def test_swap_changes_one_colour_word_within_the_vocabulary():
+    vocab = {"red heart", "blue heart", "woman", "light skin tone", "medium-light skin tone", "dark skin tone"}
+    tags, old, new = swap_colour(["red heart"], vocab, random.Random(0))
+    assert (tags, old, new) == (["blue heart"], "red heart", "blue heart")
+    tags, old, new = swap_colour(["woman", "medium-light skin tone"], vocab, random.Random(0))
+    assert old == "medium-light skin tone" and new in {"light skin tone", "dark skin tone"} and tags[0] == "woman"
+    assert swap_colour(["woman"], vocab, random.Random(0)) is None
+
+
+def test_ablate_writes_every_promised_file(tiny_model, dataset, tmp_path):
+    out = tmp_path / "ablation"
+    result = CliRunner().invoke(main, ["ablate", str(tiny_model), "--data", str(dataset), "--split", "train",
+                                       "-o", str(out), "--maps", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("metrics.csv", "metrics.md", "ablation.json", "influence.csv", "sheets/sheet-01.png"):
+        assert (out / name).is_file(), name
+    assert len(list((out / "influence").glob("*.png"))) >= 1
+    report = json.loads((out / "ablation.json").read_text())
+    assert {"full", "no tags", "shuffled", "leave-one-out"} <= set(report["conditions"])
+    assert report["conditions"]["full"]["change"] == 0.0
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("condition,samples,l1,psnr,ssim,delta_e")
+
+
+def test_monochrome_targets_turn_grey_and_get_the_tag():
+    target = torch.rand(4, 3, 8, 8) * 2 - 1
+    grey, tags = desaturate_some(target, [["a"], ["b"], [], ["c"]], share=1.0, rng=random.Random(0))
+    assert all(t[-1] == "monochrome" for t in tags)
+    assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])
+    same, untouched = desaturate_some(target, [["a"]] * 4, share=0.0, rng=random.Random(0))
+    assert same is target and untouched == [["a"]] * 4
+
+
+def test_ablate_train_compares_modes_and_resumes(dataset, tmp_path):
+    out = tmp_path / "sweep"
+    args = ["ablate-train", "--data", str(dataset), "-o", str(out), "--modes", "none,film", "--steps", "2",
+            "--size", "32", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--monochrome", "0.5", "--eval-split", "train"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    for name in ("comparison.md", "comparison.csv", "comparison.json", "comparison.png"):
+        assert (out / name).is_file(), name
+    runs = json.loads((out / "comparison.json").read_text())["runs"]
+    assert [r["run"] for r in runs] == ["none", "film"]
+    assert (out / "runs" / "film" / "evaluation.json").is_file()
+    assert "monochrome" in json.loads((out / "runs" / "film" / "export" / "config.json").read_text())["vocab"]
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0 and second.output.count("skipped") == 2, second.output
