@@ -1,0 +1,61 @@
+"""``colorize serve``: a web page to colour sketches with tags (needs the ``web`` extra).
+
+    $ colorize serve                                   # the shipped model on http://127.0.0.1:7860
+    $ colorize serve --model checkpoints/00000-openmoji --port 8000
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--model", type=click.Path(exists=True, path_type=Path),
+              help="A model folder (model.safetensors + config.json), a run folder from `colorize train`, "
+                   "or a checkpoint .pt. [default: the shipped OpenMoji model]")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The default is reachable from this machine only; "
+                   "0.0.0.0 opens the page to your network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--max-upload-mb", type=click.FloatRange(0.01, 1024), default=10, show_default=True,
+              help="Largest upload accepted, in megabytes.")
+@click.option("--max-megapixels", type=click.FloatRange(0.01, 1000), default=16, show_default=True,
+              help="Largest image accepted, in megapixels (refused before decoding).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]), default="auto", show_default=True,
+              help="Where the model runs. auto: cuda, then mps, then cpu.")
+def serve(model, host, port, max_upload_mb, max_megapixels, device) -> None:
+    """Open a web page to colour sketches with tags.
+
+    Upload or draw a sketch, type tags (completed from the model's vocabulary), and see
+    the colouring with and without the tags side by side, a tag-swap row (one sketch
+    under every value of one tag: skin tones, heart colours, ...) and a download link.
+    The API behind it: POST an image's bytes to /api/colorize?tags=a,+b to get a PNG.
+    """
+    try:
+        from colorize.serve.app import LOOPBACK_NAMES, bind, create_app, is_loopback, run
+    except ImportError as e:
+        raise click.ClickException(f"colorize serve needs the web extra ({e.name} is missing). "
+                                   f"Install it with: pip install -e \".[web]\"") from None
+    from colorize.infer.colorizer import Colorizer
+
+    try:
+        colorizer = Colorizer.from_pretrained(model, device=device)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        raise click.ClickException(f"{e}") from None
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({e.strerror or e}). "
+                                   f"Pick another --port, or stop what is using it.") from None
+    local = is_loopback(host)
+    app = create_app(colorizer, max_upload_bytes=int(max_upload_mb * 2**20),
+                     max_pixels=int(max_megapixels * 1e6), allowed_hosts=LOOPBACK_NAMES if local else None)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"colorize: model {colorizer.source} ({colorizer.size} px, {len(colorizer.vocab)} tags)")
+    if not local:
+        click.echo(f"colorize: listening on {host}, so other machines can reach this page.", err=True)
+    click.echo(f"colorize: open http://{shown}:{sock.getsockname()[1]}  (Ctrl-C stops)")
+    run(app, sock)

@@ -1,0 +1,274 @@
+"""The ``colorize serve`` web app: one static page and a small JSON/PNG API around a Colorizer.
+
+Routes:
+
+* ``GET /`` and ``/static/*``: the page (HTML, JS, CSS shipped in ``colorize/serve/static``;
+  nothing is fetched from elsewhere, so it works with no internet).
+* ``GET /api/info``: the model, its tag vocabulary (for completion) and its swap groups.
+* ``POST /api/colorize?tags=a,+b``: the image file's bytes as the body -> the colouring as PNG.
+* ``POST /api/swap?tags=...&group=*+heart``: the body as above -> JSON, one PNG (base64) per
+  value of the group, coloured in one batch.
+
+Safe by default: an upload is read into memory up to ``max_upload_bytes`` and never
+written to disk (the server writes no files at all, and reads only its own static folder,
+through Starlette's ``StaticFiles``, which refuses paths that leave it); an image over
+``max_pixels`` is refused before it is decoded; a bad upload gets a JSON ``error`` that
+the page shows, and the server goes on. The Host header must name the address served
+(loopback by default), which stops DNS-rebinding pages from reading the API.
+
+    app = create_app(Colorizer.from_pretrained("checkpoints/00000-openmoji"))
+    with serving(app) as url:                  # a background server on a free loopback port
+        requests.post(f"{url}/api/colorize?tags=red+heart", data=open("heart.png", "rb"))
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import cv2
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from colorize.data.images import ImageError
+from colorize.infer.colorizer import Colorizer, as_tag_list
+from colorize.infer.swap import SwapGroup, swap_groups
+
+__all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "LOOPBACK_NAMES", "bind", "create_app", "is_loopback", "run", "serving"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_UPLOAD_BYTES = 10 * 2**20  # 10 MiB: a line drawing is rarely over 2
+MAX_PIXELS = 16_000_000  # 4000 x 4000; the model works at 128-256 px, the lines are kept at full size
+MAX_TAG_CHARS = 1000
+MAX_TAGS = 32
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+# The page loads only its own files: no CDN, no fonts from elsewhere, no inline script.
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                                 b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware that adds :data:`SECURITY_HEADERS` to every response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB uint8 [H, W, 3] -> PNG file bytes."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    assert ok, "PNG encoding of a uint8 RGB array cannot fail"
+    return buf.tobytes()
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+async def read_upload(request: Request, limit: int) -> bytes:
+    """The request body (the image file's bytes), refused past ``limit`` bytes before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"The upload is {_megabytes(int(declared))}, over this server's "
+                                 f"{_megabytes(limit)} limit. Upload a smaller image, or start the server "
+                                 f"with a larger --max-upload-mb.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"The upload is over this server's {_megabytes(limit)} limit. "
+                                     f"Upload a smaller image, or start the server with a larger --max-upload-mb.")
+    if not body:
+        raise HTTPException(400, "The upload is empty (0 bytes). Send an image file's bytes as the request body "
+                                 "(curl --data-binary @sketch.png).")
+    return bytes(body)
+
+
+def read_tags(request: Request) -> list[str]:
+    """The ``tags`` query parameter ("a, b") as canonical tags, within the size limits."""
+    text = request.query_params.get("tags", "")
+    if len(text) > MAX_TAG_CHARS:
+        raise HTTPException(400, f"The tags are {len(text)} characters long; at most {MAX_TAG_CHARS} are accepted.")
+    tags = as_tag_list(text)
+    if len(tags) > MAX_TAGS:
+        raise HTTPException(400, f"{len(tags)} tags given; at most {MAX_TAGS} are accepted.")
+    return tags
+
+
+def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+               allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
+    """The web app around ``colorizer``. ``allowed_hosts``: Host header names accepted (None: any)."""
+    groups: dict[str, SwapGroup] = {g.pattern: g for g in swap_groups(colorizer.vocab)}
+    source = Path(colorizer.source) if colorizer.source else None
+    model_name = "" if source is None else source.parent.name if source.name == "export" else source.name
+    model_lock = threading.Lock()  # one forward pass at a time: unknown tags grow the shared tag table
+
+    def decode(body: bytes, content_type: str) -> np.ndarray:
+        try:
+            return colorizer.load(body, max_pixels=max_pixels)
+        except ImageError as e:
+            hint = ("Send the file's bytes as the body, not a form." if content_type.startswith("multipart/")
+                    else "Upload a PNG, JPEG or WebP sketch.")
+            raise HTTPException(400, f"This upload cannot be coloured: {e}. {hint}") from None
+
+    def colour(rgb: np.ndarray, tag_sets: list[list[str]]) -> tuple[list[bytes], list[str]]:
+        with model_lock:
+            unknown = colorizer.unknown_tags([t for tags in tag_sets for t in tags])
+            images = colorizer.colorize_batch([rgb] * len(tag_sets), tag_sets)
+        return [encode_png(image) for image in images], unknown
+
+    async def upload(request: Request) -> np.ndarray:
+        body = await read_upload(request, max_upload_bytes)
+        return await run_in_threadpool(decode, body, request.headers.get("content-type", ""))
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+    async def info(request: Request) -> Response:
+        return JSONResponse({
+            "model": model_name,
+            "step": colorizer.step,
+            "size": colorizer.size,
+            "conditioning": colorizer.conditioning,
+            "vocab": sorted(colorizer.vocab),
+            "groups": [{"pattern": g.pattern, "name": g.name, "tags": list(g.tags), "values": list(g.values)}
+                       for g in groups.values()],
+            "max_upload_bytes": max_upload_bytes,
+            "max_pixels": max_pixels,
+        })
+
+    async def colorize_one(request: Request) -> Response:
+        tags = read_tags(request)
+        rgb = await upload(request)
+        started = time.perf_counter()
+        (png,), unknown = await run_in_threadpool(colour, rgb, [tags])
+        return Response(png, media_type="image/png", headers={
+            "x-tags": quote(", ".join(tags)),
+            "x-unknown-tags": quote(", ".join(unknown)),
+            "server-timing": f"colorize;dur={1000 * (time.perf_counter() - started):.1f}",
+        })
+
+    async def swap(request: Request) -> Response:
+        tags = read_tags(request)
+        pattern = request.query_params.get("group", "")
+        if pattern not in groups:
+            raise HTTPException(400, f"Unknown swap group {pattern!r}; GET /api/info lists this model's groups.")
+        group = groups[pattern]
+        rgb = await upload(request)
+        tag_sets = group.apply(tags)
+        pngs, unknown = await run_in_threadpool(colour, rgb, tag_sets)
+        return JSONResponse({
+            "group": group.name,
+            "unknown_tags": unknown,
+            "images": [{"value": value, "tags": tag_set, "png": base64.b64encode(png).decode("ascii")}
+                       for value, tag_set, png in zip(group.values, tag_sets, pngs, strict=True)],
+        })
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"The server failed while colouring ({type(exc).__name__}: {exc}). "
+                                      f"Try another image; the server log has the details."}, status_code=500)
+
+    middleware = [Middleware(SecurityHeaders)]
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    routes = [
+        Route("/", index),
+        Route("/api/info", info),
+        Route("/api/colorize", colorize_one, methods=["POST"]),
+        Route("/api/swap", swap, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+# -- running it ----------------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """True for names and addresses that only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on ``host:port`` (0: a free port); raises OSError when it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _server(app: Starlette, log_level: str) -> uvicorn.Server:
+    # No websockets, no lifespan, no Server header; keep-alive short so idle clients do not pin sockets.
+    config = uvicorn.Config(app, ws="none", lifespan="off", log_level=log_level, server_header=False,
+                            timeout_keep_alive=5, limit_concurrency=64)
+    return uvicorn.Server(config)
+
+
+def run(app: Starlette, sock: socket.socket, log_level: str = "info") -> None:
+    """Serve ``app`` on the bound ``sock`` until Ctrl-C."""
+    _server(app, log_level).run(sockets=[sock])
+
+
+@contextmanager
+def serving(app: Starlette, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> Iterator[str]:
+    """Run ``app`` in a background thread for the duration of the block; yields its base URL."""
+    sock = bind(host, port)
+    server = _server(app, log_level)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="colorize-serve")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.01)
+    try:
+        bound_host, bound_port = sock.getsockname()[:2]
+        yield f"http://{'[' + bound_host + ']' if ':' in bound_host else bound_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,283 @@
+"""``colorize serve``: the page in a real browser (Debian's chromium through Playwright), and its API.
+
+The browser tests need ``chromium`` on PATH (``.ci/run`` installs Debian's package); without
+it they are skipped with the reason, except under CI, where they fail. A screenshot of the
+page goes to ``test-artifacts/serve.png`` (or ``$COLORIZE_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import struct
+import zlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorize.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SKETCH = "1F469-1F3FB-200D-1F9B0.png"  # woman: light skin tone, red hair
+MAX_UPLOAD = 1 << 20  # a small limit, so the test's "huge" upload stays small
+
+
+@pytest.fixture(scope="module")
+def tag_model(tmp_path_factory, tiny_model) -> Path:
+    """The tiny model with random FiLM heads: untrained FiLM heads are zero, so tags would change nothing.
+
+    The tag MLP's weights are widened too (std 0.3, not ~0.05), so that tag sets as close as
+    "woman, light skin tone" and "woman, dark skin tone" give clearly different colours.
+    """
+    import torch
+
+    from colorize.train.checkpoint import export_model, load_export
+
+    config, state, vectors = load_export(tiny_model)
+    generator = torch.Generator().manual_seed(0)
+    for name, tensor in state.items():
+        if name.startswith("cond_mlp.") and name.endswith("weight"):
+            tensor.normal_(0.0, 0.3, generator=generator)
+        if name.startswith("film.") and name.endswith("to_gamma_beta.weight"):
+            tensor.normal_(0.0, 1.0, generator=generator)
+    return export_model(tmp_path_factory.mktemp("tag-model"), state, config["model"], config["vocab"], vectors,
+                        config["encoder"], step=config["step"])
+
+
+@pytest.fixture(scope="module")
+def server(tag_model):
+    """The app on a free loopback port, for the whole module."""
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, serving
+
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"), max_upload_bytes=MAX_UPLOAD)
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, driven by Playwright (its own browser download is not used)."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        reason = "Debian's chromium is not installed (apt-get install chromium; .ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: chromium's sandbox refuses to run as root, which CI is
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the app, with every request and console error it makes recorded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page.requests, page.errors = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    page.goto(server)
+    page.wait_for_selector("body[data-state=ready]")
+    yield page
+    page.close()
+
+
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("COLORIZE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def colour_with(page, tags: str, tmp_path: Path) -> np.ndarray:
+    """Type ``tags``, wait for the colouring made with them, and download it."""
+    page.fill("#tags", tags)
+    page.wait_for_selector(f"body[data-state=done][data-tags={json.dumps(tags)}]", timeout=30_000)
+    with page.expect_download() as download:
+        page.click("#download")
+    path = tmp_path / f"{len(list(tmp_path.iterdir()))}.png"
+    download.value.save_as(path)
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float32)
+
+
+def test_page_colours_an_upload_and_the_tags_change_the_colours(page, server, dataset, tmp_path):
+    page.set_input_files("#upload", dataset / "sketch" / SKETCH)
+    light = colour_with(page, "woman, light skin tone", tmp_path)
+    dark = colour_with(page, "woman, dark skin tone", tmp_path)
+
+    assert light.shape == dark.shape == (64, 64, 3), "the result has the sketch's own size"
+    assert np.abs(light - dark).mean() > 5.0, "different tags must give different colours"
+    assert page.get_attribute("#without-tags", "src").startswith("blob:")
+    # the swap row: one image per skin tone in this model's vocabulary, captioned by value
+    assert page.locator("#group").input_value() == "* skin tone"
+    captions = page.locator("#swap-row figcaption").all_text_contents()
+    assert captions == ["light", "dark"]
+    assert page.locator("#error").is_hidden()
+
+    page.screenshot(path=tmp_path / "serve.png", full_page=True)
+    shutil.copy(tmp_path / "serve.png", artifacts_dir() / "serve.png")
+    origin = server + "/"
+    assert all(url.startswith((origin, "blob:", "data:")) for url in page.requests), \
+        f"the page fetched from elsewhere: {[u for u in page.requests if not u.startswith(origin)]}"
+    assert page.errors == [], "no script errors and no Content-Security-Policy violations"
+
+
+def test_tags_complete_from_the_vocabulary(page):
+    page.fill("#tags", "woman, dar")
+    values = page.locator("#tag-options option").evaluate_all("options => options.map(o => o.value)")
+    assert "woman, dark skin tone" in values
+    assert all(v.startswith("woman, ") for v in values)
+
+
+def test_a_drawing_is_coloured(page):
+    box = page.locator("#sketch").bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
+    page.mouse.down()
+    for step in range(1, 20):
+        page.mouse.move(box["x"] + 60 + 15 * step, box["y"] + 60 + 10 * step)
+    page.mouse.up()
+    page.wait_for_selector("body[data-state=done]", timeout=30_000)
+    assert page.get_attribute("#with-tags", "src").startswith("blob:")
+    assert page.locator("#swap-row img").count() >= 2
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` in 57 bytes: the front of a decompression bomb."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IEND", b"")
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buf, "PNG")
+    return buf.getvalue()
+
+
+BAD_UPLOADS = {
+    "not-an-image": (b"this is a text file, not a drawing\n" * 20, "not an image"),
+    "corrupt": (_png(40, 30)[:60], "corrupt or truncated"),
+    "empty": (b"", "empty"),
+    "too-many-bytes": (b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD + 10), "over this server's 1.0 MB limit"),
+    "too-many-pixels": (_png_header(5000, 5000), "5000x5000 is over the 16,000,000-pixel limit"),
+    "too-small": (_png(2, 2), "too small"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_a_bad_upload_gets_a_clear_message_and_the_server_goes_on(page, name, dataset, tmp_path):
+    data, message = BAD_UPLOADS[name]
+    page.set_input_files("#upload", {"name": f"{name}.png", "mimeType": "image/png", "buffer": data})
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert message in page.locator("#error").text_content()
+    page.set_input_files("#upload", dataset / "sketch" / SKETCH)
+    page.wait_for_selector("body[data-state=done]", timeout=30_000)
+    assert page.locator("#error").is_hidden()
+
+
+# -- the API, over plain HTTP ----------------------------------------------------------------------
+
+
+def request(url: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """A raw HTTP request: the path is sent exactly as written (no client-side normalising)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.putrequest(method, path, skip_host=bool(headers and "Host" in headers))
+    for key, value in {"Content-Length": str(len(body or b"")), **(headers or {})}.items():
+        connection.putheader(key, value)
+    connection.endheaders(body)
+    response = connection.getresponse()
+    result = response.status, dict(response.getheaders()), response.read()
+    connection.close()
+    return result
+
+
+def test_api_colours_bytes_into_a_png(server, dataset):
+    status, headers, body = request(server, "POST", "/api/colorize?tags=woman,+dark+skin+tone",
+                                    (dataset / "sketch" / SKETCH).read_bytes())
+    assert status == 200 and headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(body)) as im:
+        assert im.size == (64, 64)
+
+
+def test_api_refuses_an_empty_body_and_an_oversized_declared_length(server):
+    status, _, body = request(server, "POST", "/api/colorize?tags=a")
+    assert status == 400 and b"empty" in body
+    status, _, body = request(server, "POST", "/api/colorize", b"x", headers={"Content-Length": str(10 * MAX_UPLOAD)})
+    assert status == 413 and b"limit" in body
+
+
+def test_api_swap_needs_a_known_group(server):
+    status, _, body = request(server, "POST", "/api/swap?group=*+spaceship", _png(40, 30))
+    assert status == 400 and b"/api/info" in body
+
+
+SECRET_PATHS = [
+    "/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/%2e%2e%2f%2e%2e%2f__init__.py",
+    "/static/../../../../../../etc/passwd", "/static//etc/passwd", "/static/%2fetc%2fpasswd",
+    "/../../../../etc/passwd", "/static/..\\app.py", "/api/colorize?image=/etc/passwd",
+    "/static/../../../setup.cfg",
+]
+
+
+@pytest.mark.parametrize("path", SECRET_PATHS)
+def test_no_request_reads_files_outside_the_static_folder(server, path):
+    for method in ("GET", "POST"):
+        status, _, body = request(server, method, path)
+        assert status in (400, 404, 405), (method, path, status)
+        assert b"root:" not in body and b"import" not in body and b"[metadata]" not in body
+
+
+def test_static_files_and_security_headers(server):
+    status, headers, body = request(server, "GET", "/static/app.js")
+    assert status == 200 and b"/api/colorize" in body
+    assert "default-src 'self'" in headers["content-security-policy"]
+
+
+def test_other_host_names_are_refused(server):
+    """A page on another site that rebinds its name to 127.0.0.1 cannot use the API."""
+    status, _, _ = request(server, "GET", "/api/info", headers={"Host": "attacker.example"})
+    assert status == 400
+    status, _, _ = request(server, "GET", "/api/info", headers={"Host": "localhost"})
+    assert status == 200
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def test_serve_binds_to_localhost_by_default():
+    from colorize.cli.serve import serve
+
+    host = next(p for p in serve.params if p.name == "host")
+    assert host.default == "127.0.0.1"
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0 and "127.0.0.1" in result.output and "--max-upload-mb" in result.output
+
+
+def test_serve_says_what_to_do_with_a_missing_model(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path)])
+    assert result.exit_code != 0 and "model.safetensors" in result.output
+
+
+def test_serve_says_what_to_do_with_a_port_in_use(tag_model):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--model", str(tag_model), "--port", str(port), "--device", "cpu"])
+    assert result.exit_code != 0 and "--port" in result.output
