@@ -79,7 +79,8 @@ def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, n
     per = [image_metrics(outputs[r["id"]], colours[r["id"]]) for r in rows]
     means = {k: float(np.mean([p[k] for p in per])) for k in METRICS}
     groups = variant_groups(rows, colours)
-    hits, chance, scored = [], [], 0
+    tags = {r["id"]: frozenset(r["tags"]) for r in rows}
+    hits, chance, ceiling, scored = [], [], [], 0
     for group in groups:
         result = variant_hits([outputs[i] for i in group], [colours[i] for i in group])
         if result is None:
@@ -87,9 +88,15 @@ def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, n
         scored += 1
         hits.extend(result)
         chance.extend([1.0 / len(group)] * len(group))
+        # Members with the same tag *set* get the same input, so at most one of them can be
+        # right: the best any set-of-tags model can score (e.g. "men wrestling, light skin
+        # tone, dark skin tone" does not say which man is which).
+        distinct = len({tags[i] for i in group})
+        ceiling.extend([distinct / len(group)] * len(group))
     variant = {
         "accuracy": float(np.mean(hits)) if hits else None,
         "chance": float(np.mean(chance)) if chance else None,
+        "ceiling": float(np.mean(ceiling)) if ceiling else None,
         "groups": scored,
         "members": len(hits),
     }
@@ -136,7 +143,7 @@ def _fmt(value, spec: str) -> str:
 def to_markdown(results: dict) -> str:
     """The results as a Markdown table: one row per condition and part."""
     head = ["condition", "samples", *(f"{LABELS[m][0]} ({LABELS[m][1]} better)" for m in METRICS),
-            "variant acc.", "chance", "groups"]
+            "variant acc.", "chance", "ceiling", "groups"]
     lines = [f"Model `{results['model']}` (step {results.get('step')}) on `{results['data']}`, "
              f"split `{results['split']}`, at {results['size']} px.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -145,11 +152,12 @@ def to_markdown(results: dict) -> str:
             v = s["variant"]
             cells = [condition.replace("_", " ") + ("" if part == "all" else f" ({part})"), str(s["count"]),
                      *(_fmt(s[m], LABELS[m][2]) for m in METRICS),
-                     _fmt(v["accuracy"], ".3f"), _fmt(v["chance"], ".3f"), f"{v['groups']} ({v['members']} samples)"]
+                     _fmt(v["accuracy"], ".3f"), _fmt(v["chance"], ".3f"), _fmt(v.get("ceiling"), ".3f"), f"{v['groups']} ({v['members']} samples)"]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Variant accuracy: for each sample of a drawing that comes in several colourings, is the "
               "output closest (mean CIEDE2000 where the colourings differ) to its own colour image? "
-              "Chance is the mean of 1 / group size."]
+              "Chance is the mean of 1 / group size. Ceiling: the best a model that reads tags as a set can "
+              "score, since members with the same tag set get the same input."]
     return "\n".join(lines) + "\n"
 
 

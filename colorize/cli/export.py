@@ -1,0 +1,38 @@
+"""``colorize export``: write a shareable model folder from a run or checkpoint.
+
+    $ colorize export checkpoints/00000-openmoji -o colorize/pretrained/openmoji-128 --half
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model folder to write: model.safetensors + config.json.")
+@click.option("--half", is_flag=True, help="Store weights as float16: half the size, read back as float32.")
+@click.option("--overwrite", is_flag=True, help="Replace a model already in --out.")
+def export(source, out, half, overwrite) -> None:
+    """Export SOURCE (a run folder, a checkpoint .pt or a model folder) for colouring.
+
+    The folder holds the generator's weights and the tag table as safetensors, and the
+    model config and vocabulary as JSON: loading it runs no code. Other files in --out
+    (a model card, say) are left alone.
+    """
+    from colorize.infer.colorizer import Colorizer
+    from colorize.train.checkpoint import export_model
+
+    if (out / "model.safetensors").exists() and not overwrite:
+        raise click.ClickException(f"{out / 'model.safetensors'} already exists. Pass --overwrite to replace it.")
+    try:
+        model = Colorizer.from_pretrained(source, device="cpu")
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise click.ClickException(str(e)) from None
+    export_model(out, model.G.state_dict(), model.model_config, model.vocab, model.table.vectors,
+                 model.table.identity, model.step or 0, half=half)
+    size = (out / "model.safetensors").stat().st_size / 1e6
+    click.echo(f"Wrote {out}: model.safetensors ({size:.1f} MB{', float16' if half else ''}) and config.json")
