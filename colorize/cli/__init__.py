@@ -25,6 +25,7 @@ COMMANDS = {
     "evaluate": "colorize.cli.evaluate:evaluate",
     "ablate": "colorize.cli.ablate:ablate",
     "ablate-train": "colorize.cli.ablate:ablate_train",
+    "export": "colorize.cli.export:export",
 }
 
 
