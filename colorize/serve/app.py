@@ -228,12 +228,17 @@ def is_loopback(host: str) -> bool:
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening socket on ``host:port`` (0: a free port); raises OSError when it is taken."""
+    """A listening socket on ``host:port`` (0: a free port); raises OSError when it is taken.
+
+    It listens at once, so a client that connects as soon as the URL is printed waits in
+    the backlog instead of being refused while the server starts.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
