@@ -155,7 +155,8 @@ class Colorizer:
         sketches = sketches.to(self.device)
         return self.G(sketches, tags.to(self.device) if self.conditioning != "none" else None).float()
 
-    def colour_squares(self, squares: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None]) -> np.ndarray:
+    def colour_squares(self, squares: Sequence[np.ndarray],
+                       tag_sets: Sequence[str | Sequence[str] | None]) -> np.ndarray:
         """The model on white-padded squares from :func:`fit_square`: RGB uint8 [B, S, S, 3] in and out."""
         batch = torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         assert batch.shape[1:] == (3, self.size, self.size), f"squares {tuple(batch.shape)}, model {self.size} px"

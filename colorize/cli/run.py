@@ -1,0 +1,117 @@
+"""``colorize run``: colour sketch files, folders or glob patterns with a trained model.
+
+    $ colorize run sketches/ -o coloured/ --tags "woman, red hair"
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from colorize.data.images import MAX_PIXELS
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines on stderr that do not tear the progress bar (stderr looked up per line, as CliRunner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+@click.command()
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the results. It mirrors the input tree; every result is a PNG.")
+@click.option("--tags", help='Tags for every sketch, comma-separated: "woman, red hair". '
+                             "Default: each sketch's row in --tags-file, else its sidecar .txt/.json.")
+@click.option("--tags-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV/TSV (path and tags columns) or JSONL mapping sketches to tags; a path is relative to "
+                   "its input folder or to the tags file, or a bare file name. Unlisted files use their sidecars.")
+@click.option("--model", type=click.Path(path_type=Path),
+              help="Model folder (model.safetensors + config.json), a run folder from `colorize train`, "
+                   "or a checkpoint .pt. Default: the shipped OpenMoji model.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 1024),
+              help="Sketches per forward pass.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]),
+              help="Where to run the model. auto: cuda, then mps, then cpu.")
+@click.option("--overwrite", is_flag=True, help="Replace existing results. Without it they are skipped.")
+@click.option("--side-by-side", is_flag=True,
+              help="Also write NAME.side.png beside each NAME.png: the sketch and the result side by side.")
+@click.option("--allow-inside-input", is_flag=True,
+              help="Allow -o inside an input folder (input files are still never replaced).")
+@click.option("--max-pixels", default=MAX_PIXELS, show_default=True, type=click.IntRange(1, None),
+              help="Refuse images with more pixels than this (decompression bombs).")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Threads that decode and write images. [default: min(4, cores)]")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every sketch: its result and the tags it got, and where from.")
+def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, side_by_side, allow_inside_input,
+        max_pixels, workers, progress, verbose) -> None:
+    """Colour line art: each INPUT is a sketch file, a folder (searched recursively) or a glob pattern.
+
+    Sketches may be any size, shape and image mode (RGBA on white, palette, 16-bit,
+    greyscale, CMYK; EXIF rotation applied). Each is coloured at the model's
+    resolution, scaled back to its own size, and its lines are laid over the colour
+    so they stay crisp.
+
+    \b
+    Results mirror the input tree:
+      folder INPUT      OUT/<path under INPUT>.png
+      'art/**/*.png'    OUT/<path under art/>.png
+      loose file        OUT/<name>.png
+    --side-by-side adds OUT/<...>.side.png (sketch | result).
+
+    Tags come from --tags (all sketches), else --tags-file, else each sketch's sidecar
+    (sketch.txt with comma-separated tags, or gallery-dl's sketch.png.json). Tags
+    the model was not trained with are embedded with its text encoder.
+
+    Existing results are skipped unless --overwrite; OUT may not be inside an input
+    folder. A file that fails is reported and the rest go on; the exit status is 1
+    when any file failed. The same colours come from Python:
+    Colorizer.from_pretrained(MODEL).colorize("sketch.png", "red hair").
+    """
+    from colorize.data.tagfiles import TagFileError
+    from colorize.infer.colorizer import Colorizer
+    from colorize.infer.folder import colour_files
+
+    logger = logging.getLogger("colorize")
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        try:
+            colorizer = Colorizer.from_pretrained(model, device=device)
+        except (FileNotFoundError, RuntimeError, ValueError, KeyError) as e:
+            raise click.ClickException(f"cannot load the model: {e}") from None
+        try:
+            report = colour_files(colorizer, inputs, out, tags=tags, tags_file=tags_file, batch_size=batch_size,
+                                  overwrite=overwrite, side_by_side=side_by_side,
+                                  allow_inside_input=allow_inside_input, max_pixels=max_pixels, workers=workers,
+                                  progress=progress)
+        except (FileNotFoundError, ValueError, TagFileError) as e:
+            raise click.ClickException(str(e)) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+    if report.unknown_tags:
+        click.echo(f"Embedded {len(report.unknown_tags)} tag(s) outside the model's vocabulary: "
+                   f"{', '.join(report.unknown_tags)}.", err=True)
+    untagged = sum(r.status == "coloured" and not r.tags for r in report.records)
+    if untagged:
+        click.echo(f"{untagged} sketch(es) had no tags and were coloured from the drawing alone "
+                   f"(-v lists them).", err=True)
+    if report.skipped:
+        first = next(r for r in report.records if r.status == "skipped")
+        click.echo(f"{report.skipped} skipped because their results exist (e.g. {first.output}); "
+                   f"pass --overwrite to replace them.", err=True)
+    click.echo(f"{out}: {report.coloured} coloured, {report.failed} failed, {report.skipped} skipped.")
+    if report.failed:
+        raise click.ClickException(f"{report.failed} file(s) failed; each is named above with what to do.")

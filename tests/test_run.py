@@ -1,0 +1,282 @@
+"""`colorize run` on sketches the tests make: every image mode and shape, tags, bad files, output trees.
+
+The model is the session's tiny untrained one: its colours are noise, but shapes, tags and
+file handling are real, and the CLI must give the same bytes as the Python API.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorize.cli import main
+from colorize.infer.colorizer import Colorizer
+
+SKETCH = "1F469-200D-1F9B0"  # woman: red hair, from the test dataset
+
+
+def sketch(dataset: Path, emoji_id: str = SKETCH) -> Image.Image:
+    """A real line drawing (64 px, black on white) from the built test dataset."""
+    with Image.open(dataset / "sketch" / f"{emoji_id}.png") as im:
+        return im.convert("L")
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def make_modes(dataset: Path, folder: Path) -> dict[str, tuple[int, int]]:
+    """One file per image mode and odd shape; returns file -> (width, height) as the user sees it."""
+    lines = sketch(dataset)
+    grey = np.asarray(lines)
+    folder.mkdir(parents=True)
+    alpha = Image.fromarray(255 - grey)
+    rgba = Image.merge("RGBA", [Image.new("L", lines.size, 0)] * 3 + [alpha])  # black lines on transparency
+    rgba.save(folder / "rgba.png")
+    lines.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(folder / "palette.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(folder / "grey16.png")
+    lines.save(folder / "grey.png")
+    lines.convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    wide = lines.crop((0, 10, 64, 42))  # 64x32, stored lying on its side with an EXIF rotation
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    wide.transpose(Image.Transpose.ROTATE_90).save(folder / "exif.jpg", exif=exif, quality=95)
+    strip = np.full((7, 900), 255, np.uint8)
+    strip[3, 10:890] = 0
+    Image.fromarray(strip).save(folder / "wide.png")
+    (folder / "sub").mkdir()
+    Image.fromarray(strip.T.copy()).save(folder / "sub" / "tall.png")
+    lines.resize((33, 17)).save(folder / "sub" / "odd.png")
+    return {"rgba.png": (64, 64), "palette.png": (64, 64), "grey16.png": (64, 64), "grey.png": (64, 64),
+            "cmyk.jpg": (64, 64), "exif.jpg": (64, 32), "wide.png": (900, 7), "sub/tall.png": (7, 900),
+            "sub/odd.png": (33, 17)}
+
+
+@pytest.fixture(scope="module")
+def film_model(tmp_path_factory, tiny_model) -> Path:
+    """The tiny model with non-zero FiLM heads, as training leaves them (they start at zero).
+
+    Then tags change the colours, and a batched run must give the API's bytes through the
+    tag MLPs too, where BLAS sums differently for different batch sizes.
+    """
+    import torch
+
+    from colorize.train.checkpoint import export_model, load_export
+
+    config, state, vectors = load_export(tiny_model)
+    noise = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(v.shape, generator=noise) * 0.05 if k.startswith("film.") else v for k, v in state.items()}
+    return export_model(tmp_path_factory.mktemp("film-model"), state, config["model"], config["vocab"], vectors,
+                        config["encoder"], step=0)
+
+
+@pytest.fixture(scope="module")
+def modes_run(tmp_path_factory, dataset, film_model):
+    """Every mode and shape coloured by one CLI run, in batches of 3 so that sizes mix in a batch."""
+    root = tmp_path_factory.mktemp("modes")
+    sizes = make_modes(dataset, root / "in")
+    (root / "in" / "rgba.txt").write_text("woman, red hair\n", encoding="utf-8")
+    result = run(root / "in", "-o", root / "out", "--model", film_model, "--batch-size", 3, "-v", "--no-progress")
+    return root, sizes, result
+
+
+def test_run_colours_every_mode_and_shape(modes_run):
+    root, sizes, result = modes_run
+    assert result.exit_code == 0, result.output
+    assert f"{len(sizes)} coloured, 0 failed, 0 skipped" in result.output
+
+
+@pytest.mark.parametrize("name", ["rgba.png", "palette.png", "grey16.png", "grey.png", "cmyk.jpg", "exif.jpg",
+                                  "wide.png", "sub/tall.png", "sub/odd.png"])
+def test_result_has_the_sketch_size_its_lines_and_the_api_bytes(modes_run, film_model, name):
+    root, sizes, _ = modes_run
+    out = root / "out" / Path(name).with_suffix(".png")
+    with Image.open(out) as im:
+        assert im.mode == "RGB" and im.size == sizes[name]
+        result = np.asarray(im)
+    original = Colorizer.load(root / "in" / name)
+    assert (result <= original).all(), "the result is the colour multiplied by the sketch's own lines"
+    assert (result[original.max(axis=2) < 8] < 8).all(), "dark lines stay dark"
+    tags = "woman, red hair" if name == "rgba.png" else None
+    api = Colorizer.from_pretrained(film_model).colorize(root / "in" / name, tags)
+    # Exact: the run batches, the API colours one at a time, and Colorizer makes both give the same bytes.
+    assert np.array_equal(result, api)
+
+
+def test_a_batch_gives_each_sketch_the_floats_it_gets_alone(film_model):
+    import torch
+
+    colorizer = Colorizer.from_pretrained(film_model)
+    sketches = torch.rand(8, 3, colorizer.size, colorizer.size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    tags = colorizer.embed([[tag] for tag in colorizer.vocab[:8]])
+    together = colorizer.predict(sketches, tags)
+    alone = torch.cat([colorizer.predict(sketches[i:i + 1], tags[i:i + 1]) for i in range(8)])
+    assert torch.equal(together, alone)
+
+
+def test_tags_change_the_colours(modes_run, film_model):
+    root, _, _ = modes_run
+    colorizer = Colorizer.from_pretrained(film_model)
+    assert not np.array_equal(colorizer.colorize(root / "in" / "rgba.png", "woman, red hair"),
+                              colorizer.colorize(root / "in" / "rgba.png"))
+
+
+def test_log_says_which_tags_each_sketch_got(modes_run):
+    _, _, result = modes_run
+    line = next(line for line in result.output.splitlines() if "rgba.png ->" in line)
+    assert "tags: woman, red hair (sidecar rgba.txt)" in line
+    assert "grey.png ->" in result.output and "no tags" in result.output
+
+
+def test_tags_from_a_csv_and_sidecars(tmp_path, dataset, tiny_model, encoder):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.png", "c.png", "d.png", "e.png", "sub/f.png"):
+        sketch(dataset).save(src / name)
+    (src / "c.txt").write_text("red heart", encoding="utf-8")
+    (src / "d.png.json").write_text(json.dumps({"tag_string_general": "blue_heart"}), encoding="utf-8")
+    encoder.embed(["purple hair"])  # in the tests' embedding cache, so the run needs not load the encoder
+    table = tmp_path / "tags.csv"
+    table.write_text("path,tags\na.png,\"woman, red hair\"\nsub/b.png,green heart\ne.png,purple hair\n"
+                     "gone.png,blue heart\nf.png,red heart\n", encoding="utf-8")
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--tags-file", table, "-v", "--no-progress")
+    assert result.exit_code == 0, result.output
+    said = {line.split(" -> ")[0].removeprefix(str(src) + "/"): line.split("  ", 1)[1]
+            for line in result.output.splitlines() if " -> " in line}
+    assert said == {
+        "a.png": "tags: woman, red hair (tags.csv row 'a.png')",
+        "sub/b.png": "tags: green heart (tags.csv row 'sub/b.png')",
+        "c.png": "tags: red heart (sidecar c.txt)",
+        "d.png": "tags: blue heart (sidecar d.png.json)",
+        "e.png": "tags: purple hair (tags.csv row 'e.png')",
+        "sub/f.png": "tags: red heart (tags.csv row 'f.png')",  # a bare file name matches in any folder
+    }
+    assert "1 row(s) of" in result.output and "gone.png" in result.output
+    assert "Embedded 1 tag(s) outside the model's vocabulary: purple hair" in result.output
+    assert "6 coloured, 0 failed, 0 skipped" in result.output
+
+
+def test_same_tags_for_all(tmp_path, dataset, tiny_model):
+    sketch(dataset).save(tmp_path / "a.png")
+    (tmp_path / "a.txt").write_text("blue heart", encoding="utf-8")
+    result = run(tmp_path / "a.png", "-o", tmp_path / "out", "--model", tiny_model, "--tags", "Green_Heart", "-v")
+    assert result.exit_code == 0, result.output
+    assert "tags: green heart (--tags)" in result.output
+    both = run(tmp_path / "a.png", "-o", tmp_path / "o2", "--model", tiny_model, "--tags", "x",
+               "--tags-file", tmp_path / "a.txt")
+    assert both.exit_code != 0 and "not both" in both.output
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_bad_files_are_reported_the_rest_coloured_nothing_overwritten(tmp_path, dataset, tiny_model):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    good = png_bytes(sketch(dataset))
+    (src / "good.png").write_bytes(good)
+    (src / "kept.png").write_bytes(good)
+    (src / "empty.png").write_bytes(b"")
+    (src / "text.png").write_text("not a picture", encoding="utf-8")
+    (src / "truncated.png").write_bytes(png_bytes(sketch(dataset, "1F49A").convert("RGB"))[:300])
+    (src / "big.png").write_bytes(png_bytes(Image.new("L", (80, 80), 255)))
+    (src / "dot.png").write_bytes(png_bytes(Image.new("L", (1, 1), 0)))
+    out.mkdir()
+    (out / "kept.png").write_bytes(b"the user's file")
+
+    result = run(src, "-o", out, "--model", tiny_model, "--max-pixels", 5000, "--batch-size", 2)
+    assert result.exit_code == 1, result.output
+    problems = {
+        "empty.png": "empty file (0 bytes)",
+        "text.png": "not an image",
+        "truncated.png": "corrupt or truncated",
+        "big.png": "raise --max-pixels",
+        "dot.png": "1x1 is too small to colour",
+    }
+    for name, problem in problems.items():
+        line = next((line for line in result.output.splitlines() if f"{src / name}:" in line), "")
+        assert problem in line, (name, result.output)
+        assert not (out / name).exists()
+    assert "1 coloured, 5 failed, 1 skipped" in result.output
+    assert "--overwrite" in result.output
+    assert (out / "good.png").is_file()
+    assert (out / "kept.png").read_bytes() == b"the user's file"
+
+    again = run(src, "-o", out, "--model", tiny_model, "--overwrite")
+    assert again.exit_code == 1 and "3 coloured, 4 failed, 0 skipped" in again.output  # big.png is fine now
+    assert (out / "kept.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_output_tree_mirrors_inputs_and_names_never_collide(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    for name in ("a.png", "deep/er/b.jpg", "deep/c.png", "deep/c.webp", ".hidden/x.png"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        sketch(dataset).convert("RGB").save(src / name)
+    (tmp_path / "loose").mkdir()
+    shutil.copy(src / "a.png", tmp_path / "loose" / "a.png")  # same name as in/a.png
+    sketch(dataset).save(tmp_path / "loose" / "z.png")
+    out = tmp_path / "out"
+    result = run(src, tmp_path / "loose" / "a.png", f"{tmp_path}/loose/*.png", "-o", out, "--model", tiny_model,
+                 "--side-by-side")
+    assert result.exit_code == 1, result.output
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["a.png", "a.side.png", "deep/c.png", "deep/c.side.png", "deep/er/b.png",
+                       "deep/er/b.side.png", "z.png", "z.side.png"]
+    assert f"{src / 'deep' / 'c.webp'}: its output {out / 'deep' / 'c.png'} is also the output of" in result.output
+    assert f"{tmp_path / 'loose' / 'a.png'}: its output {out / 'a.png'} is also the output of" in result.output
+    assert "4 coloured, 2 failed, 0 skipped" in result.output
+    with Image.open(out / "a.side.png") as side, Image.open(out / "a.png") as alone:
+        assert side.size == (2 * alone.width, alone.height)
+
+
+@pytest.mark.parametrize("where", ["in/out", "in", "in/sub/out"])
+def test_refuses_to_write_inside_an_input_folder(tmp_path, dataset, tiny_model, where):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    sketch(dataset).save(tmp_path / "in" / "sub" / "a.png")
+    result = run(tmp_path / "in", "-o", tmp_path / where, "--model", tiny_model)
+    assert result.exit_code != 0 and "--allow-inside-input" in result.output
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["in", "in/sub", "in/sub/a.png"]
+
+
+def test_inside_input_when_allowed_never_colours_its_own_results(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    sketch(dataset).save(src / "a.png")
+    for _ in range(2):
+        result = run(src, "-o", src / "out", "--model", tiny_model, "--allow-inside-input", "--overwrite")
+        assert result.exit_code == 0 and "1 coloured, 0 failed" in result.output, result.output
+    loose = run(src / "a.png", "-o", src, "--model", tiny_model)
+    assert loose.exit_code != 0 and "beside its input" in loose.output
+    replace = run(src / "a.png", "-o", src, "--model", tiny_model, "--allow-inside-input", "--overwrite")
+    assert replace.exit_code == 1 and "would replace an input sketch" in replace.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nowhere/"], "no such file or folder"),
+    (["nowhere/*.png"], "matches no image files"),
+])
+def test_missing_inputs_are_refused(tmp_path, tiny_model, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args, "-o", "out", "--model", tiny_model)
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_missing_model_is_a_clear_error(tmp_path, dataset):
+    sketch(dataset).save(tmp_path / "a.png")
+    result = run(tmp_path / "a.png", "-o", tmp_path / "out", "--model", tmp_path / "no-model")
+    assert result.exit_code != 0 and "no such model" in result.output
+
+
+def test_help_reads():
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert result.exit_code == 0 and "--side-by-side" in result.output and "INPUT..." in result.output
