@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import struct
+import sys
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -281,3 +282,10 @@ def test_serve_says_what_to_do_with_a_port_in_use(tag_model):
         port = taken.getsockname()[1]
         result = CliRunner().invoke(main, ["serve", "--model", str(tag_model), "--port", str(port), "--device", "cpu"])
     assert result.exit_code != 0 and "--port" in result.output
+
+
+def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch, tag_model):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now raises ImportError
+    monkeypatch.delitem(sys.modules, "colorize.serve.app", raising=False)
+    result = CliRunner().invoke(main, ["serve", "--model", str(tag_model)])
+    assert result.exit_code != 0 and 'pip install -e ".[web]"' in result.output and "uvicorn" in result.output
