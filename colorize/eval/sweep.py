@@ -100,6 +100,7 @@ def _summary(result: dict) -> dict:
         row |= {f"{m}{suffix}": part[m] for m in METRICS}
         row[f"variant_accuracy{suffix}"] = part["variant"]["accuracy"]
         row["chance"] = part["variant"]["chance"]
+        row["ceiling"] = part["variant"].get("ceiling")
     return row
 
 
@@ -117,14 +118,15 @@ def write_comparison(results: dict, out: Path, config: TrainConfig) -> None:
     m = config.model
     lines = [f"Same budget for every run: {config.steps} steps of batch {config.batch_size} at {m.size} px, "
              f"ngf {m.ngf}, ndf {m.ndf}, data `{config.data}`. Evaluated on the val split.", "",
-             "| run | variant acc. | no tags | chance | ΔE2000 ↓ | L1 ↓ | PSNR dB ↑ | SSIM ↑ |", "|---|---|---|---|---|---|---|---|"]
+             "| run | variant acc. | no tags | chance | ceiling | ΔE2000 ↓ | L1 ↓ | PSNR dB ↑ | SSIM ↑ |",
+             "|---|---|---|---|---|---|---|---|---|"]
 
     def f(value, spec):
         return "-" if value is None else format(value, spec)
 
     for r in rows:
         lines.append(f"| {r['run']} | {f(r.get('variant_accuracy'), '.3f')} | {f(r.get('variant_accuracy_no_tags'), '.3f')} | "
-                     f"{f(r.get('chance'), '.3f')} | {f(r.get('delta_e'), '.2f')} | {f(r.get('l1'), '.4f')} | "
+                     f"{f(r.get('chance'), '.3f')} | {f(r.get('ceiling'), '.3f')} | {f(r.get('delta_e'), '.2f')} | {f(r.get('l1'), '.4f')} | "
                      f"{f(r.get('psnr'), '.2f')} | {f(r.get('ssim'), '.4f')} |")
     atomic_write_text(out / "comparison.md", "\n".join(lines) + "\n")
     _plot(rows, out / "comparison.png")
