@@ -16,6 +16,7 @@ from colorize.cli import main
 from colorize.eval.ablate import ablate, swap_colour
 from colorize.eval.evaluate import evaluate, load_split, to_markdown, write_report
 from colorize.eval.metrics import chroma, image_metrics, variant_groups, variant_hits
+from colorize.infer.swap import swap_groups
 from colorize.train.trainer import desaturate_some
 
 
@@ -99,12 +100,13 @@ def test_evaluate_command_writes_json_and_markdown(tiny_model, dataset, tmp_path
 
 
 def test_swap_changes_one_colour_word_within_the_vocabulary():
-    vocab = {"red heart", "blue heart", "woman", "light skin tone", "medium-light skin tone", "dark skin tone"}
-    tags, old, new = swap_colour(["red heart"], vocab, random.Random(0))
+    groups = swap_groups(["red heart", "blue heart", "woman", "light skin tone", "medium-light skin tone",
+                         "dark skin tone"])
+    tags, old, new = swap_colour(["red heart"], groups, random.Random(0))
     assert (tags, old, new) == (["blue heart"], "red heart", "blue heart")
-    tags, old, new = swap_colour(["woman", "medium-light skin tone"], vocab, random.Random(0))
+    tags, old, new = swap_colour(["woman", "medium-light skin tone"], groups, random.Random(0))
     assert old == "medium-light skin tone" and new in {"light skin tone", "dark skin tone"} and tags[0] == "woman"
-    assert swap_colour(["woman"], vocab, random.Random(0)) is None
+    assert swap_colour(["woman"], groups, random.Random(0)) is None
 
 
 def test_ablate_writes_every_promised_file(tiny_model, dataset, tmp_path):

@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorize.fileio import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "ImageError", "MAX_PIXELS", "fit_square", "load_rgb", "save_png"]
+__all__ = ["IMAGE_SUFFIXES", "ImageError", "MAX_PIXELS", "fit_square", "load_rgb", "save_png", "to_rgb"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 80_000_000  # about 10,000 x 8,000: larger is refused as a likely decompression bomb
@@ -53,7 +53,7 @@ def load_rgb(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) ->
                     raise ImageError(f"has no pixels ({im.width}x{im.height})")
                 im.seek(0)  # first frame of a GIF / animated WebP
                 im.load()
-                return _to_rgb(ImageOps.exif_transpose(im))
+                return to_rgb(ImageOps.exif_transpose(im))
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -64,7 +64,8 @@ def load_rgb(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) ->
         raise ImageError(f"corrupt or truncated image data ({e})") from None
 
 
-def _to_rgb(im: Image.Image) -> np.ndarray:
+def to_rgb(im: Image.Image) -> np.ndarray:
+    """A decoded PIL image in any mode -> RGB uint8 [H, W, 3], transparency on white."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         # 16-bit and float greyscale: scale the full range to 8 bits (Pillow's convert clips instead).
         array = np.asarray(im, dtype=np.float64)

@@ -7,7 +7,8 @@ Each sample of a split is coloured under several tag *conditions*:
 * ``shuffled``: another sample's tags;
 * ``leave-one-out``: its tags with one left out, for each tag in turn;
 * ``colour swap``: one colour word changed (``red heart`` -> ``blue heart``, ``dark skin
-  tone`` -> ``light skin tone``), only where the new tag is in the model's vocabulary;
+  tone`` -> ``light skin tone``), within the swap groups read off the model's vocabulary
+  (:mod:`colorize.infer.swap`, the same as the web page's swap row);
 * ``monochrome``: its tags plus ``monochrome``, when the model knows that tag (the seed
   post's finding: such a tag can switch colour off).
 
@@ -29,6 +30,7 @@ import os
 import random
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,41 +38,29 @@ import numpy as np
 from colorize.data.manifest import Manifest
 from colorize.data.sheet import pick_rows
 from colorize.data.tags import MONOCHROME
-from colorize.eval.evaluate import METRICS, ColourFn, colour_all, load_split
+from colorize.eval.evaluate import METRICS, ColourFn, colour_all, load_split, model_colour
 from colorize.eval.figures import heat_overlay, labelled_grid, save_image
 from colorize.eval.metrics import chroma, delta_e, image_metrics
 from colorize.fileio import atomic_write_text
+from colorize.infer.swap import SwapGroup, swap_groups
 
-__all__ = ["COLOUR_FAMILIES", "ablate", "monochrome_effect", "swap_colour"]
+__all__ = ["ablate", "monochrome_effect", "swap_colour"]
 
-# Words that name a colour, in families; a swap replaces one member with another.
-COLOUR_FAMILIES = (
-    ("light skin tone", "medium-light skin tone", "medium skin tone", "medium-dark skin tone", "dark skin tone"),
-    ("red", "orange", "yellow", "green", "blue", "purple", "brown", "black", "white", "pink", "grey", "gray"),
-)
 # A monochrome tag "switches colour off" when it takes away at least this share of the chroma.
 MONOCHROME_DROP = 0.5
 
 
-def _phrase(word: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
+def swap_colour(tags: list[str], groups: Sequence[SwapGroup], rng: random.Random) -> tuple[list[str], str, str] | None:
+    """One colour word of one tag changed, within the model's swap groups: ``(tags, old, new)``.
 
-
-def swap_colour(tags: list[str], vocab: set[str], rng: random.Random) -> tuple[list[str], str, str] | None:
-    """One colour word of one tag changed so that the new tag is in ``vocab``: ``(tags, old, new)``."""
-    options = []
-    for i, tag in enumerate(tags):
-        for family in COLOUR_FAMILIES:
-            for word in family:
-                if not _phrase(word).search(tag):
-                    continue
-                for other in family:
-                    new = _phrase(word).sub(other, tag)
-                    if other != word and new in vocab and new not in tags:
-                        options.append((i, tag, new))
+    ``groups`` come from :func:`~colorize.infer.swap.swap_groups` over the model's
+    vocabulary (the web page's swap row uses the same), so the new tag is one it knows.
+    """
+    options = sorted({(i, tag, new) for i, tag in enumerate(tags) for group in groups if tag in group.tags
+                      for new in group.tags if new not in tags})
     if not options:
         return None
-    i, old, new = rng.choice(sorted(options))
+    i, old, new = rng.choice(options)
     return tags[:i] + [new] + tags[i + 1:], old, new
 
 
@@ -91,7 +81,8 @@ def _conditions(rows: list[dict], vocab: set[str], seed: int) -> tuple[dict[str,
     shuffled: list = [None] * len(rows)
     for k, i in enumerate(order):  # each sample takes the next one's tags: nobody keeps their own
         shuffled[i] = full[order[(k + 1) % len(order)]] if len(order) > 1 else None
-    swaps = [swap_colour(tags, vocab, rng) for tags in full]
+    groups = swap_groups(sorted(vocab))
+    swaps = [swap_colour(tags, groups, rng) for tags in full]
     conditions = {"full": full, "no tags": [[] for _ in rows], "shuffled": shuffled,
                   "colour swap": [s[0] if s else None for s in swaps]}
     captions = {"full": [", ".join(t) or "(no tags)" for t in full], "no tags": ["(no tags)"] * len(rows),
@@ -124,10 +115,7 @@ def ablate(colorizer, data: str | os.PathLike, out: str | os.PathLike, split: st
     rows, sketches, colours = load_split(data, split, colorizer.size, ids={r["id"] for r in picked})
     order = {r["id"]: k for k, r in enumerate(picked)}
     rows.sort(key=lambda r: order[r["id"]])
-    if colour is None:
-        def colour(images, tag_sets):
-            return colorizer.colorize_batch(images, tag_sets, keep_lines=False)
-
+    colour = colour or model_colour(colorizer)
     vocab = set(colorizer.vocab)
     conditions, captions = _conditions(rows, vocab, seed)
     outputs: dict[str, dict[str, np.ndarray]] = {}

@@ -28,7 +28,7 @@ from colorize.data.dataset import PairDataset, to_image
 from colorize.eval.metrics import image_metrics, variant_groups, variant_hits
 from colorize.fileio import atomic_write_text
 
-__all__ = ["METRICS", "evaluate", "score", "to_markdown", "write_report"]
+__all__ = ["METRICS", "evaluate", "model_colour", "score", "to_markdown", "write_report"]
 
 METRICS = ("l1", "psnr", "ssim", "delta_e")
 # How each metric reads in a table: name, direction, format
@@ -37,6 +37,14 @@ LABELS = {"l1": ("L1", "lower", ".4f"), "psnr": ("PSNR dB", "higher", ".2f"), "s
 
 # A colouring function: sketches (RGB uint8 at the model's size) and tag sets -> outputs.
 ColourFn = Callable[[list[np.ndarray], list[list[str]]], list[np.ndarray]]
+
+
+def model_colour(colorizer) -> ColourFn:
+    """The model's own colouring at its resolution, where the metrics compare (no line overlay)."""
+    def colour(images: list[np.ndarray], tag_sets: list[list[str]]) -> list[np.ndarray]:
+        return colorizer.colorize_batch(images, tag_sets, keep_lines=False)
+
+    return colour
 
 
 def load_split(data: str | os.PathLike, split: str | tuple[str, ...] | None, size: int,
@@ -115,9 +123,7 @@ def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size:
     rows, sketches, colours = load_split(data, split, size, limit)
     if not rows:
         raise ValueError(f"{data}: split {split!r} is empty; nothing to evaluate.")
-    if colour is None:
-        def colour(images, tag_sets):
-            return colorizer.colorize_batch(images, tag_sets, keep_lines=False)
+    colour = colour or model_colour(colorizer)
 
     parts = {"all": [r for r in rows if not r.get("is_flag")], "flags": [r for r in rows if r.get("is_flag")]}
     conditions = {"tags": [list(r["tags"]) for r in rows]}

@@ -61,12 +61,13 @@ def sweep(config: TrainConfig, out: str | os.PathLike, modes: list[str], encoder
             name = run_name(mode, encoder, len(encoders) > 1)
             run = out / "runs" / name
             evaluation = run / "evaluation.json"
-            if _finished_step(run) >= config.steps and evaluation.is_file():
+            done = _finished_step(run)
+            if done >= config.steps and evaluation.is_file():
                 log(f"{name}: finished earlier, skipped ({evaluation})")
                 results[name] = json.loads(evaluation.read_text(encoding="utf-8"))
                 continue
-            if _finished_step(run) > 0:
-                log(f"{name}: resuming from step {_finished_step(run)}")
+            if done > 0:
+                log(f"{name}: resuming from step {done}")
                 trainer = Trainer.resume(run, steps=config.steps, progress=progress)
             else:
                 cfg = copy.deepcopy(config)

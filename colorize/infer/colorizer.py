@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize.data.images import ImageError, fit_square, load_rgb
+from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
 from colorize.data.tags import normalize_tag, parse_tags
 from colorize.device import pick_device
 from colorize.text.encoder import TagEncoder, TagTable
@@ -138,9 +138,7 @@ class Colorizer:
             if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
                 raise ImageError(f"expected a uint8 RGB array [H, W, 3], got {rgb.dtype} {tuple(rgb.shape)}")
         elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-            from colorize.data.images import _to_rgb
-
-            rgb = _to_rgb(image)
+            rgb = to_rgb(image)
         else:
             rgb = load_rgb(image) if max_pixels is None else load_rgb(image, max_pixels=max_pixels)
         if max(rgb.shape[:2]) < MIN_SIDE:
