@@ -2,7 +2,7 @@
 
 import pytest
 
-from colorize.data.tags import emoji_tags, normalize_tag, parse_tags
+from colorize.data.tags import emoji_tags, normalize_tag, parse_tags, place_tones
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -29,8 +29,15 @@ def codepoints(emoji_id: str) -> list[int]:
     ("1F49A", ["green heart"]),
     ("1F469-200D-1F9B2", ["woman", "bald"]),
     ("1F471-1F3FD-200D-2640-FE0F", ["woman", "medium skin tone", "blond hair"]),
-    # two people, two tones, in the order the name gives them
-    ("1F468-1F3FE-200D-2764-FE0F-200D-1F48B-200D-1F468-1F3FD", ["kiss man man", "medium-dark skin tone", "medium skin tone"]),
+    # two people, two tones: the first in the sequence is the person on the left
+    ("1F468-1F3FE-200D-2764-FE0F-200D-1F48B-200D-1F468-1F3FD",
+     ["kiss man man", "medium-dark skin tone on the left", "medium skin tone on the right"]),
+    ("1F469-1F3FB-200D-1F91D-200D-1F468-1F3FF",
+     ["woman and man holding hands", "light skin tone on the left", "dark skin tone on the right"]),
+    ("1F469-1F3FF-200D-1F91D-200D-1F468-1F3FB",
+     ["woman and man holding hands", "dark skin tone on the left", "light skin tone on the right"]),
+    # two people of one tone: nothing to place
+    ("1F46B-1F3FB", ["woman and man holding hands", "light skin tone"]),
     ("1F1FA-1F1F8", ["flag", "united states"]),
     ("1F3F4-E0067-E0062-E0073-E0063-E0074-E007F", ["flag", "scotland"]),
     # not named by the emoji package: Unicode names of the parts
@@ -45,3 +52,9 @@ def test_emoji_tags(emoji_id, tags):
 def test_attribute_words_are_only_split_when_the_sequence_carries_them():
     # "red hair" alone is its own emoji and its own single tag
     assert emoji_tags([0x1F9B0]) == ["red hair"]
+
+
+def test_place_tones_leaves_other_attributes_alone():
+    assert place_tones(["light skin tone", "dark skin tone", "red hair"], ["light skin tone", "dark skin tone"]) == \
+        ["light skin tone on the left", "dark skin tone on the right", "red hair"]
+    assert place_tones(["light skin tone"], ["light skin tone"]) == ["light skin tone"]

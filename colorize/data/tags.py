@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import emoji
 
-__all__ = ["MONOCHROME", "normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence"]
+__all__ = ["MONOCHROME", "normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence", "place_tones"]
 
 # The tag that asks for no colour; `colorize train --monochrome` teaches it.
 MONOCHROME = "monochrome"
@@ -97,10 +97,36 @@ def emoji_tags(codepoints: list[int]) -> list[str]:
         carries.add("blond hair")
     attributes = [m.group(1) for m in _ATTRIBUTE.finditer(text) if m.group(1) in carries]
     base = _ATTRIBUTE.sub(lambda m: "," if m.group(1) in carries else m.group(0), text)
-    tags = parse_tags(base) + attributes
+    tags = parse_tags(base) + place_tones(attributes, [SKIN_TONES[c] for c in codepoints if c in SKIN_TONES])
     if is_flag_sequence(codepoints) and not any("flag" in t for t in tags):
         tags.insert(0, "flag")
     return parse_tags(tags)
+
+
+def place_tones(attributes: list[str], tones: list[str]) -> list[str]:
+    """Say which person has which skin tone when a sequence carries two different ones.
+
+    ``tones`` are the sequence's skin tones in code-point order. Emoji of two people
+    (``men holding hands``, ``kiss``, ``handshake``) draw the first person on the left,
+    so two different tones become ``"light skin tone on the left"`` and ``"dark skin tone
+    on the right"``; a set of tags then tells the two colourings apart. One tone, or the
+    same tone twice, stays a plain ``"light skin tone"``.
+
+    >>> place_tones(["light skin tone", "dark skin tone"], ["light skin tone", "dark skin tone"])
+    ['light skin tone on the left', 'dark skin tone on the right']
+    """
+    if len(tones) != 2 or tones[0] == tones[1]:
+        return attributes
+    left, right = tones
+    placed = []
+    for tag in attributes:
+        if tag == left:
+            placed.append(f"{left} on the left")
+        elif tag == right:
+            placed.append(f"{right} on the right")
+        else:
+            placed.append(tag)
+    return placed
 
 
 def _unicode_tags(codepoints: list[int]) -> list[str]:
