@@ -16,20 +16,91 @@ TINY = dict(size=64, ngf=8, ndf=8)
 
 
 @pytest.fixture(scope="module")
-def tags(encoder):
-    """Two real, different tag sets, pooled."""
+def table(encoder):
     from colorize.text.encoder import TagTable
 
-    table = TagTable.build(["woman", "red hair", "white hair"], encoder)
-    return table.pool([["woman", "red hair"], ["woman", "white hair"]])
+    return TagTable.build(["woman", "red hair", "white hair", "light skin tone", "dark skin tone"], encoder)
+
+
+@pytest.fixture(scope="module")
+def tags(table):
+    """Two real, different tag sets, as tokens and mask."""
+    return table.tokens([["woman", "red hair"], ["woman", "white hair"]])
+
+
+def _flip(tags):
+    tokens, mask = tags
+    return tokens.flip(0), mask.flip(0)
 
 
 @pytest.mark.parametrize("mode", CONDITIONING)
-def test_generator_forward_shape_and_finite(mode, tags):
+def test_generator_forward_shape_and_finite(mode, tags, table):
     G = build_generator(ModelConfig(conditioning=mode, **TINY))
-    out = G(torch.rand(2, 3, 64, 64) * 2 - 1, tags if mode != "none" else None)
-    assert out.shape == (2, 3, 64, 64) and torch.isfinite(out).all()
+    sketch = torch.rand(3, 3, 64, 64) * 2 - 1
+    # sets of different lengths, one of them empty
+    tokens, mask = table.tokens([["woman", "red hair", "light skin tone"], ["white hair"], []])
+    out = G(sketch, tokens, mask) if mode != "none" else G(sketch)
+    assert out.shape == (3, 3, 64, 64) and torch.isfinite(out).all()
     assert out.abs().max() <= 1.0
+
+
+def test_tokens_table_keeps_every_tag_and_pads(table):
+    tokens, mask = table.tokens([["woman", "red hair", "woman"], []], min_length=4)
+    assert tokens.shape == (2, 4, table.dim) and mask.tolist() == [[True, True, False, False], [False] * 4]
+    assert torch.equal(tokens[0, :2], table.vectors[sorted([table.index["red hair"], table.index["woman"]])])
+    assert torch.allclose(tokens[0][mask[0]].mean(0), table.pool([["woman", "red hair"]])[0])
+
+
+def test_pooled_modes_read_tokens_as_the_pooled_set(table):
+    """channel and film see the masked mean of the tokens: the same vector as the old pooled input."""
+    torch.manual_seed(0)
+    for mode in ("channel", "film"):
+        G = build_generator(ModelConfig(conditioning=mode, **TINY))
+        _train_one_step(G, table.tokens([["woman", "red hair"], ["white hair"]]))
+        G.eval()
+        sets = [["woman", "red hair"], ["white hair"]]
+        with torch.no_grad():
+            a = G(torch.zeros(2, 3, 64, 64), *table.tokens(sets, min_length=5))
+            b = G(torch.zeros(2, 3, 64, 64), table.pool(sets))
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def _trained_tokens_generator(tags):
+    torch.manual_seed(0)
+    G = build_generator(ModelConfig(conditioning="tokens", **TINY))
+    for _ in range(2):
+        _train_one_step(G, tags)
+    return G.eval()
+
+
+def test_tokens_mode_order_and_padding_do_not_matter(table, tags):
+    G = _trained_tokens_generator(tags)
+    sketch = (torch.rand(1, 3, 64, 64) * 2 - 1).repeat(2, 1, 1, 1)
+    tokens, mask = table.tokens([["woman", "red hair", "dark skin tone"]] * 2, min_length=8)
+    # the second row: the same tags in another order, and more padding between them
+    shuffled = torch.zeros_like(tokens)
+    shuffled[1, [5, 0, 3]] = tokens[1, :3]
+    shuffled_mask = torch.zeros_like(mask)
+    shuffled_mask[1, [5, 0, 3]] = True
+    tokens[1], mask[1] = shuffled[1], shuffled_mask[1]
+    with torch.no_grad():
+        out = G(sketch, tokens, mask)
+    assert torch.allclose(out[0], out[1], atol=1e-5)
+
+
+def test_tokens_mode_has_per_tag_projection_and_cross_attention(tags):
+    G = _trained_tokens_generator(tags)
+    assert G.attn_levels, "cross-attention at the coarse decoder levels"
+    assert all(2 ** (G.levels - i) <= 16 for i in G.attn_levels)
+    # the projection is trained and is applied to each tag on its own
+    projected = G.tag_proj(tags[0])
+    assert projected.shape == (2, tags[0].shape[1], 256)
+    assert torch.allclose(projected[0, 0], G.tag_proj(tags[0][0:1, 0:1])[0, 0], atol=1e-6)
+    # pulling apart: the projection is not a scaled identity, the sets' tokens differ
+    assert not torch.allclose(projected[0, 0], projected[1, 0])  # red hair, white hair
+    with torch.no_grad():  # an empty tag set attends to the null token alone: finite output
+        out = G(torch.zeros(1, 3, 64, 64), torch.zeros(1, 1, 384), torch.zeros(1, 1, dtype=torch.bool))
+    assert torch.isfinite(out).all()
 
 
 def test_full_size_generator_has_pix2pix_unet_256_shape():
@@ -37,11 +108,12 @@ def test_full_size_generator_has_pix2pix_unet_256_shape():
     assert math.isclose(sum(p.numel() for p in G.parameters()) / 1e6, 54.41, abs_tol=0.01)
 
 
-def _train_one_step(G: UnetGenerator, tags: torch.Tensor) -> None:
+def _train_one_step(G: UnetGenerator, tags) -> None:
     """One real optimiser step on an L1 loss, so zero-initialised FiLM heads become live."""
     opt = torch.optim.Adam(G.parameters(), lr=1e-3)
     sketch = torch.rand(2, 3, 64, 64) * 2 - 1
-    loss = (G(sketch, tags if G.conditioning != "none" else None) - torch.rand(2, 3, 64, 64)).abs().mean()
+    out = G(sketch, *tags) if G.conditioning != "none" else G(sketch)
+    loss = (out - torch.rand(2, 3, 64, 64)).abs().mean()
     loss.backward()
     opt.step()
 
@@ -54,28 +126,31 @@ def test_conditioning_matters(mode, tags):
     G.eval()
     sketch = (torch.rand(1, 3, 64, 64) * 2 - 1).repeat(2, 1, 1, 1)
     with torch.no_grad():
-        out = G(sketch, tags if mode != "none" else None)
-        swapped = G(sketch, tags.flip(0) if mode != "none" else None)
+        out = G(sketch, *tags) if mode != "none" else G(sketch)
+        swapped = G(sketch, *_flip(tags)) if mode != "none" else G(sketch)
     if mode == "none":
         assert torch.equal(out[0], out[1]) and torch.equal(out, swapped)
     else:
         assert (out[0] - out[1]).abs().max() > 1e-6, "the same sketch with other tags must change"
-        assert torch.allclose(out[0], swapped[1])
+        assert torch.allclose(out[0], swapped[1], atol=1e-6)
 
 
-def test_film_starts_as_plain_pix2pix(tags):
-    G = build_generator(ModelConfig(conditioning="film", **TINY)).eval()
+@pytest.mark.parametrize("mode", ["film", "tokens"])
+def test_film_and_tokens_start_as_plain_pix2pix(mode, tags):
+    G = build_generator(ModelConfig(conditioning=mode, **TINY)).eval()
     sketch = torch.rand(1, 3, 64, 64).repeat(2, 1, 1, 1)
     with torch.no_grad():
-        out = G(sketch, tags)
+        out = G(sketch, *tags)
     assert torch.equal(out[0], out[1])
 
 
-def test_discriminator_is_patchgan_and_sees_tags(tags):
-    D = build_discriminator(ModelConfig(conditioning="film", **TINY)).eval()
+@pytest.mark.parametrize("mode", ["film", "tokens"])
+def test_discriminator_is_patchgan_and_sees_tags(mode, tags):
+    D = build_discriminator(ModelConfig(conditioning=mode, **TINY)).eval()
+    assert (D.tag_proj is not None) == (mode == "tokens"), "tokens mode: D reads the tags through its own per-tag MLP"
     image = torch.rand(1, 3, 64, 64).repeat(2, 1, 1, 1)
     with torch.no_grad():
-        logits = D(image, image, tags)
+        logits = D(image, image, *tags)
     assert logits.shape == (2, 1, 6, 6) and torch.isfinite(logits).all()
     assert not torch.allclose(logits[0], logits[1]), "projection: same pair, other tags, other score"
     blind = build_discriminator(ModelConfig(conditioning="none", **TINY))

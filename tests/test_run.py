@@ -115,10 +115,37 @@ def test_a_batch_gives_each_sketch_the_floats_it_gets_alone(film_model):
 
     colorizer = Colorizer.from_pretrained(film_model)
     sketches = torch.rand(8, 3, colorizer.size, colorizer.size, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    tags = colorizer.embed([[tag] for tag in colorizer.vocab[:8]])
-    together = colorizer.predict(sketches, tags)
-    alone = torch.cat([colorizer.predict(sketches[i:i + 1], tags[i:i + 1]) for i in range(8)])
+    tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(8)])
+    together = colorizer.predict(sketches, (tokens, mask))
+    alone = torch.cat([colorizer.predict(sketches[i:i + 1], (tokens[i:i + 1], mask[i:i + 1])) for i in range(8)])
     assert torch.equal(together, alone)
+
+
+def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tmp_path, encoder, dataset):
+    """The same for cross-attention over tag tokens, sets of any length in one batch."""
+    import torch
+
+    from colorize.config import ModelConfig
+    from colorize.data.manifest import Manifest
+    from colorize.models.build import build_generator
+    from colorize.text.encoder import TagTable
+    from colorize.train.checkpoint import export_model
+
+    torch.manual_seed(0)
+    table = TagTable.build({t for row in Manifest(dataset) for t in row["tags"]}, encoder)
+    config = ModelConfig(size=32, ngf=8, ndf=8, conditioning="tokens", tag_dim=table.dim)
+    G = build_generator(config)
+    with torch.no_grad():  # the zero-initialised heads would make every tag set look alike
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    export_model(tmp_path, G.state_dict(), config.__dict__, table.vocab, table.vectors, table.identity, step=0)
+    colorizer = Colorizer.from_pretrained(tmp_path)
+    sketches = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(6)])
+    together = colorizer.predict(sketches, (tokens, mask))
+    alone = torch.cat([colorizer.predict(sketches[i:i + 1], (tokens[i:i + 1], mask[i:i + 1])) for i in range(6)])
+    assert torch.equal(together, alone)
+    assert not torch.equal(together[0], colorizer.predict(sketches[:1], colorizer.embed([[]])))
 
 
 def test_tags_change_the_colours(modes_run, film_model):

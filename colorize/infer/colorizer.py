@@ -37,7 +37,9 @@ __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
 
 log = logging.getLogger("colorize")
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "openmoji-128"
+# Tag sets are padded to this many tokens (longer ones are kept whole): see Colorizer.embed.
+TOKENS = 16
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "openmoji-64"
 MIN_SIDE = 4  # a sketch's longer side, in pixels, below which there is nothing to colour
 
 
@@ -84,7 +86,8 @@ class Colorizer:
         if path.is_file() and path.suffix == ".pt":
             state = load_checkpoint(path)
             model_config = state["config"]["model"]
-            weights, vocab, vectors, identity, step = state["G"], state["vocab"], state["vectors"], state["encoder"], state["step"]
+            weights = state.get("G_ema") or state["G"]  # the EMA is the model, when the run kept one
+            vocab, vectors, identity, step = state["vocab"], state["vectors"], state["encoder"], state["step"]
         elif path.is_dir():
             config, weights, vectors = load_export(path)
             model_config, vocab, identity, step = config["model"], config["vocab"], config["encoder"], config.get("step")
@@ -115,8 +118,12 @@ class Colorizer:
         """Those of ``tags`` the model was not trained with (they will be embedded on the fly)."""
         return [t for t in as_tag_list(tags) if t not in self.table.index]
 
-    def embed(self, tag_sets: Sequence[str | Sequence[str] | None]) -> torch.Tensor:
-        """Pooled tag vectors [B, dim] on the model's device; unknown tags are embedded first."""
+    def embed(self, tag_sets: Sequence[str | Sequence[str] | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tag tokens [B, T, dim] and their mask [B, T]; unknown tags are embedded first.
+
+        Rows are padded to at least :data:`TOKENS` tags, so a sketch's result does not
+        depend on the longest tag set of the batch around it.
+        """
         sets = [as_tag_list(t) for t in tag_sets]
         new = sorted({t for tags in sets for t in tags} - set(self.table.index))
         if new:
@@ -124,7 +131,7 @@ class Colorizer:
                 self.table.encoder = TagEncoder(self.table.identity.get("name", "all-MiniLM-L6-v2"))
             log.info("embedding %d tag(s) outside the model's vocabulary: %s", len(new), ", ".join(new))
             self.table.add(new)
-        return self.table.pool(sets)
+        return self.table.tokens(sets, min_length=TOKENS)
 
     # -- colouring ---------------------------------------------------------------------------
 
@@ -148,10 +155,14 @@ class Colorizer:
         return rgb
 
     @torch.inference_mode()
-    def predict(self, sketches: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
-        """The raw model: sketches [B, 3, S, S] and pooled tags [B, dim] in, colours [B, 3, S, S] in [-1, 1] out."""
+    def predict(self, sketches: torch.Tensor, tags: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The raw model: sketches [B, 3, S, S] and tags (tokens and mask from :meth:`embed`, or
+        pooled [B, dim]) in, colours [B, 3, S, S] in [-1, 1] out."""
         sketches = sketches.to(self.device)
-        return self.G(sketches, tags.to(self.device) if self.conditioning != "none" else None).float()
+        if self.conditioning == "none":
+            return self.G(sketches).float()
+        tokens, mask = tags if isinstance(tags, tuple) else (tags, None)
+        return self.G(sketches, tokens.to(self.device), None if mask is None else mask.to(self.device)).float()
 
     def colour_squares(self, squares: Sequence[np.ndarray],
                        tag_sets: Sequence[str | Sequence[str] | None]) -> np.ndarray:
@@ -208,11 +219,32 @@ class _RowwiseLinear(nn.Module):
         return torch.cat([F.linear(row, self.weight, self.bias) for row in x.split(1)])
 
 
+def _per_sample(block: nn.Module) -> nn.Module:
+    """Run ``block`` one sample at a time, for the same reason as :class:`_RowwiseLinear`.
+
+    Cross-attention's matrix products also pick kernels by batch size; a tokens model has
+    a few such blocks, at coarse levels only (16x16 positions at most), so the loop is
+    cheap. The block keeps its parameters and state-dict names.
+    """
+    forward = block.forward
+
+    def one_at_a_time(x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+        return torch.cat([forward(x[i:i + 1], *(a[i:i + 1] for a in args)) for i in range(x.shape[0])])
+
+    block.forward = one_at_a_time
+    return block
+
+
 def _rowwise_linears(module: nn.Module) -> nn.Module:
-    """Swap every ``nn.Linear`` inside ``module`` for :class:`_RowwiseLinear` (same parameters, same names)."""
+    """Swap every ``nn.Linear`` inside ``module`` for :class:`_RowwiseLinear`, and run every
+    cross-attention block per sample (same parameters, same state-dict names)."""
+    from colorize.models.generator import CrossAttention
+
     for name, child in module.named_children():
         if type(child) is nn.Linear:
             setattr(module, name, _RowwiseLinear(child))
+        elif isinstance(child, CrossAttention):
+            _per_sample(_rowwise_linears(child))
         else:
             _rowwise_linears(child)
     return module

@@ -14,10 +14,11 @@ __all__ = ["build_generator", "build_discriminator"]
 
 def build_generator(cfg: ModelConfig) -> UnetGenerator:
     return UnetGenerator(ngf=cfg.ngf, levels=cfg.levels, norm=cfg.norm, dropout=cfg.dropout,
-                         conditioning=cfg.conditioning, tag_dim=cfg.tag_dim, cond_dim=cfg.cond_dim, grid=cfg.grid)
+                         conditioning=cfg.conditioning, tag_dim=cfg.tag_dim, cond_dim=cfg.cond_dim, grid=cfg.grid,
+                         attn_size=cfg.attn_size)
 
 
 def build_discriminator(cfg: ModelConfig) -> PatchDiscriminator:
     sees_tags = cfg.d_tags and cfg.conditioning != "none"
     return PatchDiscriminator(ndf=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm,
-                              tag_dim=cfg.tag_dim if sees_tags else None)
+                              tag_dim=cfg.tag_dim if sees_tags else None, tokens=cfg.conditioning == "tokens")

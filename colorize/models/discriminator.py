@@ -6,7 +6,9 @@ sketch and an image (real or generated) stacked as 6 channels, as in conditional
 How it sees the tags (``tag_dim`` set): by projection (Miyato & Koyama, 2018). The tag
 embedding is mapped to the width of the last hidden layer; its dot product with each
 position's features is added to that position's logit. A colouring that looks right but
-contradicts the tags ("blue heart" painted red) can then be scored as fake.
+contradicts the tags ("blue heart" painted red) can then be scored as fake. In
+``tokens`` mode the critic reads the same tag tokens as the generator: each tag goes
+through a trainable per-tag MLP of its own, and the mean of those is what is projected.
 
     D = PatchDiscriminator(ndf=64, tag_dim=384)
     logits = D(sketch, image, tags)   # [B, 1, 30, 30] at 256 px
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize.models.generator import norm_layer
+from colorize.models.generator import TagProjector, as_tokens, masked_mean, norm_layer
 
 __all__ = ["PatchDiscriminator"]
 
@@ -32,10 +34,11 @@ class PatchDiscriminator(nn.Module):
         n_layers: stride-2 layers; 3 gives 70x70 patches.
         norm: ``batch`` or ``instance``.
         tag_dim: size of the tag embedding, or None for a discriminator blind to tags.
+        tokens: map each tag through a per-tag MLP before pooling (``tokens`` mode).
     """
 
     def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3, norm: str = "batch",
-                 tag_dim: int | None = None):
+                 tag_dim: int | None = None, tokens: bool = False):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         width = ndf
@@ -47,18 +50,25 @@ class PatchDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.to_logit = nn.Conv2d(width, 1, 4, 1, 1)
         self.tag_dim = tag_dim
-        self.project = nn.Linear(tag_dim, width, bias=False) if tag_dim else None
+        self.tag_proj = TagProjector(tag_dim, width) if tag_dim and tokens else None
+        self.project = nn.Linear(width if tokens else tag_dim, width, bias=False) if tag_dim else None
 
-    def forward(self, sketch: torch.Tensor, image: torch.Tensor, tags: torch.Tensor | None = None) -> torch.Tensor:
-        """Patch logits [B, 1, h, w] for ``image`` as a colouring of ``sketch`` under ``tags``."""
+    def forward(self, sketch: torch.Tensor, image: torch.Tensor, tags: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Patch logits [B, 1, h, w] for ``image`` as a colouring of ``sketch`` under ``tags``
+        ([B, T, tag_dim] with ``mask`` [B, T], or pooled [B, tag_dim])."""
         assert sketch.shape[0] == image.shape[0] and sketch.shape[2:] == image.shape[2:], \
             f"sketch {tuple(sketch.shape)} and image {tuple(image.shape)} differ"
         h = self.features(torch.cat([sketch, image], dim=1))
         logits = self.to_logit(h)
         if self.project is not None:
-            assert tags is not None and tags.shape == (h.shape[0], self.tag_dim), \
-                f"tags must be [B, {self.tag_dim}], got {None if tags is None else tuple(tags.shape)}"
-            match = (h * self.project(tags.to(h.dtype))[:, :, None, None]).sum(dim=1, keepdim=True)
+            assert tags is not None and tags.shape[0] == h.shape[0] and tags.shape[-1] == self.tag_dim, \
+                f"tags must be [B, T, {self.tag_dim}], got {None if tags is None else tuple(tags.shape)}"
+            tokens, mask = as_tokens(tags.float(), mask)
+            if self.tag_proj is not None:
+                tokens = self.tag_proj(tokens)
+            pooled = masked_mean(tokens, mask)
+            match = (h * self.project(pooled).to(h.dtype)[:, :, None, None]).sum(dim=1, keepdim=True)
             # the 4x4 logit conv (padding 1) shrinks the map by one; a 2x2 mean aligns the two
             logits = logits + F.avg_pool2d(match, kernel_size=2, stride=1)
         return logits

@@ -15,6 +15,7 @@ by a bounded step. An empty set is the zero vector, which the models read as "no
 
     table = TagTable.build(["red hair", "woman"], TagEncoder())
     vectors = table.pool([["woman", "red hair"], []])   # [2, 384]
+    tokens, mask = table.tokens([["woman", "red hair"], []])  # [2, 2, 384], [2, 2]
 """
 
 from __future__ import annotations
@@ -232,6 +233,24 @@ class TagTable:
             self.vocab.append(tag)
         self.vectors = torch.cat([self.vectors, vectors])
         return new
+
+    def tokens(self, tag_sets: Sequence[Sequence[str]], min_length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each tag set as a row of tag vectors: tokens ``[B, T, dim]`` and a bool mask ``[B, T]``.
+
+        A set's tags are deduplicated and put in vocabulary order, so the same set always
+        gives the same row; padding (zeros, mask False) fills rows up to ``T``, the largest
+        set or ``min_length``. An empty set is a row of padding only.
+        """
+        self.add(t for tags in tag_sets for t in tags)
+        rows = [sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)}) for tags in tag_sets]
+        length = max([min_length, *map(len, rows)])
+        tokens = torch.zeros(len(rows), length, self.dim, device=self.vectors.device)
+        mask = torch.zeros(len(rows), length, dtype=torch.bool, device=self.vectors.device)
+        for i, ids in enumerate(rows):
+            if ids:
+                tokens[i, :len(ids)] = self.vectors[ids]
+                mask[i, :len(ids)] = True
+        return tokens, mask
 
     def pool(self, tag_sets: Sequence[Sequence[str]]) -> torch.Tensor:
         """One vector per tag set: the mean of its tags' embeddings; zeros for an empty set."""
