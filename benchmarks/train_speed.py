@@ -1,11 +1,14 @@
 """Benchmark: training images/s against a plain reference pix2pix, and peak RSS vs dataset size.
 
 1. Speed. For each preset (seed: 256 px, ngf 64, batch 1, channel; cpu: the default),
-   times colorize's full training step (tag pooling, G forward, D step, G step) and the
+   times colorize's full training step (tag tokens, G forward, D step when the preset has
+   a GAN term, G step, EMA) and the
    reference pix2pix step of identical shape (benchmarks/reference_pix2pix.py) on the
    same real batches, alternating rounds in one process. PRESET:none rows take the tags
    out, so both sides are the same network and the ratio is the code's alone. Data loading is left out of
-   both, so the ratio compares the training step itself.
+   both, so the ratio compares the training step itself. The reference always trains its
+   GAN; the cpu preset trains without one (gan_lambda 0), so its ratio is the recipe's
+   saving, not the code's.
 2. Memory. Trains the default preset for --rss-steps steps (real DataLoader) on the
    OpenMoji manifest and on one 10x longer (its rows repeated under new ids), each in a
    fresh process, and prints each one's peak RSS.
@@ -30,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_pix2pix import ReferencePix2Pix  # noqa: E402
 
 from colorize.config import load_config  # noqa: E402
-from colorize.data.dataset import PairDataset, collate_pairs  # noqa: E402
+from colorize.data.dataset import collate_pairs  # noqa: E402
 from colorize.train.trainer import Trainer  # noqa: E402
 
 RSS_CHILD = """
@@ -61,7 +64,7 @@ def speed(variant: str, data: str, steps: int, rounds: int, device: str) -> None
                                    "model.conditioning": conditioning or None})
         trainer = Trainer(cfg, progress=False)
         m = cfg.model
-        ds = PairDataset(data, split="train", size=m.size, augment=True)
+        ds = trainer.dataset  # the preset's own samples: its augmentation, its variant masks
         batches = [collate_pairs([ds[(i * cfg.batch_size + j) % len(ds)] for j in range(cfg.batch_size)]) for i in range(4)]
         input_nc = 4 if m.conditioning == "channel" else 3
         ref = ReferencePix2Pix(input_nc, m.ngf, m.ndf, m.levels)
@@ -79,7 +82,8 @@ def speed(variant: str, data: str, steps: int, rounds: int, device: str) -> None
             ours_t += time_steps(ours, batches, steps)
             ref_t += time_steps(reference, batches, steps)
         n = rounds * steps * cfg.batch_size
-        print(f"{preset:>5}: {m.size}px ngf {m.ngf} batch {cfg.batch_size} {m.conditioning:>7} | colorize "
+        gan = "GAN" if cfg.gan_lambda > 0 else "no GAN"
+        print(f"{preset:>5}: {m.size}px ngf {m.ngf} batch {cfg.batch_size} {m.conditioning:>7} {gan:>6} | colorize "
               f"{n / ours_t:6.2f} img/s | reference pix2pix {n / ref_t:6.2f} img/s | ratio {ref_t / ours_t:.2f}x")
 
 

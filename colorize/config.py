@@ -33,11 +33,12 @@ class ModelConfig:
     levels: int | None = None  # U-Net down-steps; None: log2(size), down to 1x1 as pix2pix's unet_256
     norm: str = "batch"        # batch | instance
     dropout: bool = True       # dropout in the decoder blocks under the bottleneck
-    conditioning: str = "film"  # channel | film | none: how tags reach the generator
+    conditioning: str = "tokens"  # channel | film | tokens | none: how tags reach the generator
     d_tags: bool = True        # the discriminator sees tags by projection (never in mode none)
     d_layers: int = 3          # PatchGAN depth; 3 = 70x70 patches
     cond_dim: int = 256        # FiLM MLP width
     grid: int = 16             # side of the coarse tag plane in channel mode
+    attn_size: int = 16        # tokens mode: cross-attention in decoder blocks of this side or less
     tag_dim: int = 384         # tag embedding size; set from the encoder
 
     def __post_init__(self) -> None:
@@ -62,7 +63,17 @@ class TrainConfig:
     lr_d: float = 2e-4                # Adam learning rate, discriminator
     beta1: float = 0.5                # Adam beta1 (pix2pix)
     gan_loss: str = "vanilla"         # vanilla | lsgan | hinge
+    gan_lambda: float = 1.0           # weight of the adversarial term; 0: colour loss only, D is not trained
     l1_lambda: float = 100.0          # weight of the L1 term (pix2pix: 100)
+    variant_weight: float = 0.0       # extra L1 weight on pixels where a drawing's colourings differ
+    lr_decay: str = "none"            # none | cosine (to 0 at the end of `steps` or `minutes`, whichever is first)
+    ema: float = 0.0                  # EMA decay of the generator's weights (0: off); exported when on
+    group: int = 1                    # colourings of one drawing kept together in a batch
+    minutes: float = 0.0              # wall-clock budget in minutes (0: none); training stops at steps or minutes
+    eval_every: int = 0               # steps between tag-fidelity checks on `eval_split` (0: off)
+    eval_split: str = "val"           # split the checks score; the best check's weights are exported
+    eval_redraw: str = ""             # also check on line art redrawn by this extractor (xdog | dilate | adaptive)
+    cache: bool = False               # keep decoded images in memory (small sizes, workers = 0)
     tag_dropout_set: float = 0.1      # chance to drop a sample's whole tag set
     tag_dropout_each: float = 0.1     # chance to drop each single tag
     augment: bool = True              # geometric + line-style augmentation
@@ -84,6 +95,12 @@ class TrainConfig:
             self.model = config_from_dict(ModelConfig, self.model)
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"unknown gan_loss {self.gan_loss!r}; choose from {', '.join(GAN_LOSSES)}")
+        if self.lr_decay not in ("none", "cosine"):
+            raise ValueError(f"unknown lr_decay {self.lr_decay!r}; choose from none, cosine")
+        if not (self.ema == 0 or 0 < self.ema < 1):
+            raise ValueError(f"ema must be 0 (off) or a decay in (0, 1), got {self.ema}")
+        if self.group < 1 or self.group > self.batch_size:
+            raise ValueError(f"group must be between 1 and batch_size ({self.batch_size}), got {self.group}")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"unknown amp {self.amp!r}; choose from auto, bf16, fp16, off")
 

@@ -20,8 +20,11 @@ from colorize.models.build import build_generator
 from colorize.train.checkpoint import find_checkpoint, load_checkpoint, load_export, save_checkpoint
 from colorize.train.trainer import Trainer
 
+# The cpu preset at tiny widths, with the GAN term on (the preset trains without one), so the
+# whole pix2pix step is exercised; no EMA and no checks, so the export is the last weights.
+# tests/test_recipe.py covers the recipe's own parts.
 TINY = ["--size", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--workers", "0",
-        "--log-every", "1", "--image-every", "2"]
+        "--log-every", "1", "--image-every", "2", "--set", "gan_lambda=1", "--set", "ema=0", "--eval-every", "0"]
 
 
 def train_args(dataset: Path, runs: Path, *extra: str) -> list[str]:
@@ -118,7 +121,7 @@ def test_runs_never_overwrite_each_other(dataset, tmp_path):
     for _ in range(2):
         trainer = Trainer(load_config("cpu", {"data": str(dataset), "runs_dir": str(tmp_path), "steps": 1,
                                               "model.size": 64, "model.ngf": 8, "model.ndf": 8, "workers": 0,
-                                              "batch_size": 2}), progress=False)
+                                              "batch_size": 2, "eval_every": 0}), progress=False)
         trainer.train()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-cpu", "00001-cpu"]
 

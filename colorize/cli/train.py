@@ -2,7 +2,8 @@
 
     $ colorize train --data data/openmoji
     $ colorize train --config seed --data data/openmoji --device cuda
-    $ colorize train --resume latest
+    $ colorize train --minutes 30 --set variant_weight=4 --set model.conditioning=film
+    $ colorize train --resume latest --minutes 60
     $ torchrun --nproc_per_node 2 -m colorize train --data data/openmoji
 """
 
@@ -23,13 +24,19 @@ from colorize.models.losses import GAN_LOSSES
               help="A preset (cpu: fitted to a 2-core CPU; seed: the 2017 post's 256 px, batch 1, 4-channel input) "
                    "or a TOML file. Flags below override it.")
 @click.option("--steps", type=click.IntRange(1, None), help="Total optimisation steps (with --resume: train on to this many).")
+@click.option("--minutes", type=click.FloatRange(0, None),
+              help="Wall-clock budget in minutes, checks and saves included (0: none); training stops at --steps "
+                   "or --minutes, whichever comes first. With --resume: the total, time already trained included.")
+@click.option("--eval-every", type=click.IntRange(0, None),
+              help="Steps between tag-fidelity checks (variant accuracy, ΔE2000) on the val split; the best is exported.")
 @click.option("--batch-size", type=click.IntRange(1, None), help="Samples per step (per process).")
 @click.option("--size", type=click.IntRange(16, 4096), help="Training resolution in pixels (a power of two).")
 @click.option("--ngf", type=click.IntRange(1, None), help="Generator width at the first level.")
 @click.option("--ndf", type=click.IntRange(1, None), help="Discriminator width at the first layer.")
 @click.option("--conditioning", type=click.Choice(CONDITIONING),
               help="How tags reach the generator: channel (a 4th input plane, the seed design), "
-                   "film (scale and shift in every decoder block), none (plain pix2pix).")
+                   "film (scale and shift in every decoder block), tokens (each tag its own token, read by "
+                   "cross-attention; the default), none (plain pix2pix).")
 @click.option("--gan-loss", type=click.Choice(GAN_LOSSES), help="Adversarial objective.")
 @click.option("--l1-lambda", type=click.FloatRange(0, None), help="Weight of the L1 term (pix2pix: 100).")
 @click.option("--lr", type=click.FloatRange(0, None, min_open=True), help="Adam learning rate for both networks.")
@@ -48,10 +55,13 @@ from colorize.models.losses import GAN_LOSSES
 @click.option("--monochrome", type=click.FloatRange(0, 1),
               help="Share of samples turned grey and tagged 'monochrome', to teach that tag to switch colour off.")
 @click.option("--no-augment", "augment", flag_value=False, default=None, help="Turn augmentation off.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Set any config field (model fields as model.KEY), e.g. --set variant_weight=4 "
+                   "--set model.dropout=false. Values are read as TOML (numbers, true/false), else as text.")
 @click.option("--resume", help="Continue a run: 'latest', a run folder, or a checkpoint file. "
-                               "The run keeps its own config; only --steps may change.")
+                               "The run keeps its own config; only --steps and --minutes may change.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config as JSON and exit.")
-def train(config_source, resume, dry_run, runs_dir, **flags) -> None:
+def train(config_source, resume, dry_run, runs_dir, settings, **flags) -> None:
     """Train a tag-conditioned pix2pix (U-Net + PatchGAN) on a dataset.
 
     Each run gets a numbered folder under checkpoints/ with its config.json, TensorBoard
@@ -68,14 +78,16 @@ def train(config_source, resume, dry_run, runs_dir, **flags) -> None:
     overrides |= {"lr_g": lr, "lr_d": lr, "runs_dir": None if runs_dir is None else str(runs_dir)}
     if overrides.get("data") is not None:
         overrides["data"] = str(overrides["data"])
+    overrides |= parse_settings(settings)
     try:
         if resume:
-            extra = sorted(k for k, v in overrides.items() if v is not None and k != "steps" and k != "runs_dir")
+            extra = sorted(k for k, v in overrides.items() if v is not None and k not in ("steps", "minutes", "runs_dir"))
             if extra:
                 names = ", ".join("--" + k.removeprefix("model.").replace("_", "-") for k in extra)
                 raise click.ClickException(f"--resume keeps the run's own config; drop {names} "
-                                           f"(only --steps may change).")
-            trainer = Trainer.resume(resume, runs_dir=runs_dir or "checkpoints", steps=flags["steps"])
+                                           f"(only --steps and --minutes may change).")
+            trainer = Trainer.resume(resume, runs_dir=runs_dir or "checkpoints", steps=flags["steps"],
+                                     minutes=flags["minutes"])
             config = trainer.config
         else:
             config = load_config(config_source, overrides)
@@ -90,7 +102,26 @@ def train(config_source, resume, dry_run, runs_dir, **flags) -> None:
         return
     if trainer.dist.main:
         click.echo(f"Run folder: {trainer.run_dir}  device: {trainer.device}  amp: {trainer.amp or 'off'}  "
-                   f"train samples: {len(trainer.dataset)}  step {trainer.step}/{config.steps}", err=True)
+                   f"train samples: {len(trainer.dataset)}  step {trainer.step}/{config.steps}"
+                   + (f"  budget: {config.minutes:g} min ({trainer.elapsed / 60:.1f} used)" if config.minutes else ""),
+                   err=True)
     last = trainer.train()
     if trainer.dist.main:
         click.echo(f"{last}\nExport for colouring: {trainer.run_dir / 'export'}")
+
+
+def parse_settings(settings: tuple[str, ...]) -> dict:
+    """``("variant_weight=4", "model.dropout=false")`` -> ``{"variant_weight": 4, "model.dropout": False}``."""
+    import tomllib
+
+    out = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out[key.strip()] = value
+    return out

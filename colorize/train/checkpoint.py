@@ -51,13 +51,19 @@ def new_run_dir(runs_dir: str | Path, name: str) -> Path:
             number += 1
 
 
-def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep_last: int = 3) -> Path:
-    """Write ``state`` as ``folder/step-NNNNNNN.pt`` atomically and keep only the newest ``keep_last``."""
+def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep_last: int = 3,
+                    name: str | None = None) -> Path:
+    """Write ``state`` as ``folder/step-NNNNNNN.pt`` atomically and keep only the newest ``keep_last``.
+
+    With ``name`` (``best.pt``) it is written under that name instead, outside the rotation.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step-{step:07d}.pt"
+    path = folder / (name or f"step-{step:07d}.pt")
     buf = io.BytesIO()
     torch.save({**state, "format": CHECKPOINT_FORMAT, "version": colorize.__version__, "step": step}, buf)
     atomic_write_bytes(path, buf.getvalue())
+    if name is not None:
+        return path
     for old in _checkpoints(folder)[:-keep_last] if keep_last > 0 else []:
         old.unlink(missing_ok=True)
     return path

@@ -1,7 +1,18 @@
 """The training loop: tag-conditioned pix2pix, one D step then one G step per batch.
 
 Owns the order of a training step and everything around it: device and AMP, tag
-dropout, TensorBoard, the progress bar, checkpoints, Ctrl-C, and DDP under ``torchrun``.
+dropout, the colour loss and its weighting, learning-rate decay and the EMA, the
+wall-clock budget, tag-fidelity checks, TensorBoard, the progress bar, checkpoints,
+Ctrl-C, and DDP under ``torchrun``.
+
+The colour loss is L1, weighted ``1 + variant_weight`` on the pixels where a drawing's
+colourings differ (the pixels only the tags can decide) and 1 elsewhere. With
+``gan_lambda = 0`` the discriminator is neither run nor trained.
+
+With ``eval_every`` set, every N steps the generator (its EMA when on) is scored on the
+val split's variant groups (:class:`~colorize.train.watch.VariantProbe`). The figures go
+to TensorBoard and to ``RUN/eval.csv``; the best check by variant accuracy is kept as
+``RUN/checkpoints/best.pt`` (and ``RUN/best.json``), and it is what ``RUN/export`` holds.
 
     trainer = Trainer(load_config("cpu", {"data": "data/openmoji"}))
     trainer.train()
@@ -9,7 +20,9 @@ dropout, TensorBoard, the progress bar, checkpoints, Ctrl-C, and DDP under ``tor
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import random
 import signal
 import sys
@@ -22,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from colorize.config import TrainConfig, config_from_dict
-from colorize.data.dataset import PairDataset, collate_pairs
+from colorize.data.dataset import PairDataset, collate_pairs, variant_masks
 from colorize.data.manifest import Manifest
 from colorize.data.tags import MONOCHROME
 from colorize.device import pick_device
@@ -36,7 +49,10 @@ from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import export_model, find_checkpoint, load_checkpoint, new_run_dir, save_checkpoint
 from colorize.train.distributed import init_distributed
+from colorize.train.ema import EMA
+from colorize.train.sampler import BatchPlan
 from colorize.train.visual import sample_grid
+from colorize.train.watch import VariantProbe
 
 __all__ = ["Trainer", "desaturate_some", "drop_tags", "pick_device"]
 
@@ -94,16 +110,19 @@ class Trainer:
 
     @classmethod
     def resume(cls, resume: str | Path, runs_dir: str | Path = "checkpoints", steps: int | None = None,
-               progress: bool = True) -> Trainer:
+               minutes: float | None = None, progress: bool = True) -> Trainer:
         """Continue ``latest``, a run folder or a checkpoint file, in its own run folder.
 
-        The run keeps its saved config; only ``steps`` may be raised to train longer.
+        The run keeps its saved config; only ``steps`` and ``minutes`` (the budget in
+        total, counting the time already trained) may change, to train longer.
         """
         checkpoint = find_checkpoint(resume, runs_dir)
         state = load_checkpoint(checkpoint)
         config = config_from_dict(TrainConfig, state["config"])
         if steps is not None:
             config.steps = steps
+        if minutes is not None:
+            config.minutes = minutes
         return cls(config, state=state, run_dir=checkpoint.parent.parent, progress=progress)
 
     def __init__(self, config: TrainConfig, state: dict[str, Any] | None = None, run_dir: Path | None = None,
@@ -133,9 +152,16 @@ class Trainer:
         self.table.to(self.device)
 
         splits = ("train", "excluded") if cfg.include_flags else "train"
-        self.dataset = PairDataset(cfg.data, split=splits, size=cfg.model.size, augment=cfg.augment)
+        self.dataset = PairDataset(cfg.data, split=splits, size=cfg.model.size, augment=cfg.augment,
+                                   cache=cfg.cache)
         if len(self.dataset) == 0:
             raise ValueError(f"{cfg.data}: the train split is empty; nothing to train on.")
+        if cfg.variant_weight > 0:
+            self.dataset.differ = variant_masks(self.dataset)
+        self.probe = None
+        if cfg.eval_every > 0 and self.dist.main:
+            self.probe = VariantProbe(cfg.data, split=cfg.eval_split, size=cfg.model.size,
+                                      redraw=cfg.eval_redraw or None)
 
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
@@ -145,7 +171,7 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.gan = GANLoss(cfg.gan_loss)
-        self.step = 0
+        self.step, self.elapsed, self.best = 0, 0.0, None
         if state is not None:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
@@ -154,6 +180,11 @@ class Trainer:
             if state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
             self.step = int(state["step"])
+            self.elapsed = float(state.get("elapsed", 0.0))
+            self.best = state.get("best")
+        self.ema = EMA(self.G, cfg.ema) if cfg.ema > 0 else None
+        if self.ema is not None and state is not None and state.get("G_ema"):
+            self.ema.load_state_dict(state["G_ema"], updates=self.step)
         self.G_train = DDP(self.G) if self.dist.enabled else self.G
         self.D_train = DDP(self.D) if self.dist.enabled else self.D
 
@@ -164,25 +195,27 @@ class Trainer:
             # the resolved config goes into the run folder before any training
             atomic_write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         self._stop = False
+        self._checked_at = -1
 
     # -- one training step, written out -------------------------------------------------
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp) if self.amp is not None else nullcontext()
 
-    def _d_tags(self, tags: torch.Tensor) -> torch.Tensor | None:
-        return tags if self.D.project is not None else None
+    def _d_tags(self, tags: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        return tags if self.D.project is not None else (None, None)
 
-    def d_step(self, sketch: torch.Tensor, target: torch.Tensor, fake: torch.Tensor, tags: torch.Tensor) -> dict[str, float]:
+    def d_step(self, sketch: torch.Tensor, target: torch.Tensor, fake: torch.Tensor,
+               tags: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         """Update D on real pairs and on the generator's (detached) output.
 
         Real and fake go through D as one batch: one forward per step, which DDP needs, and
         BatchNorm sees both, so its statistics cannot tell them apart.
         """
-        t = self._d_tags(tags)
+        t, m = self._d_tags(tags)
         with self._autocast():
             logits = self.D_train(torch.cat([sketch, sketch]), torch.cat([target, fake.detach()]),
-                                  None if t is None else torch.cat([t, t]))
+                                  None if t is None else torch.cat([t, t]), None if m is None else torch.cat([m, m]))
             real, fake_logits = logits.float().chunk(2)
             loss = self.gan.discriminator(real, fake_logits)
         self.opt_d.zero_grad(set_to_none=True)
@@ -190,18 +223,30 @@ class Trainer:
         self.scaler.step(self.opt_d)
         return {"Loss/D": loss.item(), "D/real": real.mean().item(), "D/fake": fake_logits.mean().item()}
 
-    def g_step(self, sketch: torch.Tensor, target: torch.Tensor, fake: torch.Tensor, tags: torch.Tensor) -> dict[str, float]:
-        """Update G to fool D and to match the target in L1 (weighted by ``l1_lambda``)."""
+    def g_step(self, sketch: torch.Tensor, target: torch.Tensor, fake: torch.Tensor,
+               tags: tuple[torch.Tensor, torch.Tensor], differ: torch.Tensor | None = None) -> dict[str, float]:
+        """Update G to match the target in (weighted) L1, times ``l1_lambda``, and, with
+        ``gan_lambda > 0``, to fool D."""
+        cfg = self.config
         self.D.requires_grad_(False)  # D is only a critic here: no gradients for its weights
         with self._autocast():
-            adversarial = self.gan.generator(self.D(sketch, fake, self._d_tags(tags)).float())
-            l1 = F.l1_loss(fake.float(), target)
-            loss = adversarial + self.config.l1_lambda * l1
+            error = (fake.float() - target).abs()
+            l1 = error.mean()
+            colour = l1 if differ is None else (error * (1 + cfg.variant_weight * differ)).mean()
+            loss = cfg.l1_lambda * colour
+            losses = {"Loss/G_L1": l1.item()}
+            if differ is not None:
+                losses["Loss/G_L1_differ"] = ((error * differ).sum() / (3 * differ.sum()).clamp(min=1)).item()
+            if cfg.gan_lambda > 0:
+                t, m = self._d_tags(tags)
+                adversarial = self.gan.generator(self.D(sketch, fake, t, m).float())
+                loss = loss + cfg.gan_lambda * adversarial
+                losses["Loss/G_GAN"] = adversarial.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_g)
         self.D.requires_grad_(True)
-        return {"Loss/G_GAN": adversarial.item(), "Loss/G_L1": l1.item(), "Loss/G_total": loss.item()}
+        return losses | {"Loss/G_total": loss.item()}
 
     def train_step(self, batch: dict[str, Any]) -> tuple[dict[str, float], torch.Tensor]:
         cfg = self.config
@@ -211,55 +256,106 @@ class Trainer:
         tag_sets = drop_tags(batch["tags"], cfg.tag_dropout_set, cfg.tag_dropout_each, self.rng)
         if cfg.monochrome > 0:
             target, tag_sets = desaturate_some(target, tag_sets, cfg.monochrome, self.rng)
-        tags = self.table.pool(tag_sets)
+        tags = self.table.tokens(tag_sets)
+        differ = batch["differ"].to(self.device) if cfg.variant_weight > 0 and "differ" in batch else None
         with self._autocast():
-            fake = self.G_train(sketch, tags if self.G.conditioning != "none" else None)
-        losses = self.d_step(sketch, target, fake, tags)
-        losses |= self.g_step(sketch, target, fake, tags)
+            fake = self.G_train(sketch, *(tags if self.G.conditioning != "none" else ()))
+        losses = self.d_step(sketch, target, fake, tags) if cfg.gan_lambda > 0 else {}
+        losses |= self.g_step(sketch, target, fake, tags, differ)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.G)
         return losses, fake
 
     # -- the loop ------------------------------------------------------------------------
+
+    @property
+    def G_eval(self) -> torch.nn.Module:
+        """The generator that is checked and exported: the EMA when on, else G itself."""
+        return self.ema.model if self.ema is not None else self.G
 
     def state(self) -> dict[str, Any]:
         """Everything needed to resume, as tensors and plain data."""
         return {
             "config": self.config.to_dict(),
             "G": self.G.state_dict(),
+            "G_ema": self.ema.state_dict() if self.ema is not None else None,
             "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "elapsed": self.elapsed,
+            "best": self.best,
             "encoder": self.table.identity,
             "vocab": list(self.table.vocab),
             "vectors": self.table.vectors.cpu(),
         }
 
+    def _export(self) -> None:
+        export_model(self.run_dir / "export", self.G_eval.state_dict(), self.config.model.__dict__,
+                     list(self.table.vocab), self.table.vectors, self.table.identity, self.step)
+
     def save(self) -> Path | None:
-        """Checkpoint (rotated) and refresh the export; main process only."""
+        """Checkpoint (rotated); refresh the export unless checks choose it. Main process only."""
         if not self.dist.main:
             return None
         path = save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), keep_last=self.config.keep_last)
-        export_model(self.run_dir / "export", self.G.state_dict(), self.config.model.__dict__, list(self.table.vocab),
-                     self.table.vectors, self.table.identity, self.step)
+        if self.best is None:
+            self._export()
         return path
 
-    def _loader(self) -> DataLoader:
-        cfg = self.config
-        sampler = DistributedSampler(self.dataset, seed=cfg.seed) if self.dist.enabled else None
-        generator = torch.Generator().manual_seed(cfg.seed + self.step)
-        return DataLoader(self.dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                          num_workers=cfg.workers, collate_fn=collate_pairs, drop_last=len(self.dataset) >= cfg.batch_size,
-                          pin_memory=self.device.type == "cuda", persistent_workers=cfg.workers > 0,
-                          generator=generator)
+    def check(self, writer=None) -> dict[str, float]:
+        """Score the generator on the probe; log it; keep and export it when it is the best so far."""
+        figures = self.probe(self.G_eval, self.table, self.device)
+        self._checked_at = self.step
+        if not figures:
+            return figures
+        row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), **figures}
+        csv_path = self.run_dir / "eval.csv"
+        new = not csv_path.exists()
+        with csv_path.open("a", newline="", encoding="utf-8") as f:
+            out = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                out.writeheader()
+            out.writerow(row)
+        if writer is not None:
+            for key, value in figures.items():
+                writer.add_scalar(f"Eval/{key}", value, self.step)
+        key = (figures["variant_accuracy"], -figures["delta_e"])
+        if self.best is None or key > (self.best["variant_accuracy"], -self.best["delta_e"]):
+            self.best = row
+            save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), name="best.pt")
+            atomic_write_text(self.run_dir / "best.json", json.dumps(row, indent=2) + "\n")
+            self._export()
+        return figures
 
-    def _batches(self, loader: DataLoader):
-        epoch = self.step * self.config.batch_size * self.dist.world // max(1, len(self.dataset))
-        while True:
-            if isinstance(loader.sampler, DistributedSampler):
-                loader.sampler.set_epoch(epoch)
-            yield from loader
-            epoch += 1
+    def _lr_scale(self) -> float:
+        cfg = self.config
+        if cfg.lr_decay == "none":
+            return 1.0
+        progress = self.step / cfg.steps
+        if cfg.minutes > 0:
+            progress = max(progress, self.elapsed / (60 * cfg.minutes))
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def _set_lr(self) -> None:
+        scale = self._lr_scale()
+        for opt, base in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * scale
+
+    def _loader(self) -> DataLoader:
+        """Batches from the step after the last one: the plan is a function of the step."""
+        cfg = self.config
+        drawings = [row.get("drawing") or row["id"] for row in self.dataset.rows]
+        plan = BatchPlan(drawings, batch_size=cfg.batch_size * self.dist.world, seed=cfg.seed, group=cfg.group,
+                         rank=self.dist.rank, world=self.dist.world)
+        return DataLoader(self.dataset, batch_sampler=plan.batches(start=self.step), num_workers=cfg.workers,
+                          collate_fn=collate_pairs, pin_memory=self.device.type == "cuda",
+                          persistent_workers=cfg.workers > 0)
+
+    def _out_of_time(self) -> bool:
+        return self.config.minutes > 0 and self.elapsed >= 60 * self.config.minutes
 
     def _on_sigint(self, signum, frame) -> None:
         if self._stop:  # a second Ctrl-C stops at once
@@ -270,7 +366,7 @@ class Trainer:
                        file=sys.stderr)
 
     def train(self) -> Path | None:
-        """Run until ``config.steps``; return the last checkpoint's path (main process)."""
+        """Run until ``config.steps`` or ``config.minutes``; return the last checkpoint's path (main process)."""
         cfg = self.config
         writer = None
         if self.dist.main:
@@ -280,19 +376,20 @@ class Trainer:
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         bar = tqdm(total=cfg.steps, initial=self.step, desc=self.run_dir.name if self.run_dir else "train",
                    unit="step", disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
-        loader = self._loader()
-        batches = self._batches(loader)
+        batches = iter(self._loader())
         last_saved, losses = None, {}
         self.G_train.train(), self.D_train.train()
         tick, seen = time.perf_counter(), 0
+        clock = time.perf_counter()
         try:
-            while self.step < cfg.steps and not self._stop:
+            while self.step < cfg.steps and not self._stop and not self._out_of_time():
                 try:
                     batch = next(batches)
                 except RuntimeError:  # a DataLoader worker hit by the same Ctrl-C
                     if self._stop:
                         break
                     raise
+                self._set_lr()
                 losses, fake = self.train_step(batch)
                 self.step += 1
                 seen += len(batch["id"]) * self.dist.world
@@ -301,28 +398,43 @@ class Trainer:
                     rate = seen / max(1e-9, time.perf_counter() - tick)
                     tick, seen = time.perf_counter(), 0
                     losses = {k: self.dist.mean(v) for k, v in losses.items()}
-                    bar.set_postfix({"D": f"{losses['Loss/D']:.3f}", "G_L1": f"{losses['Loss/G_L1']:.3f}",
-                                     "img/s": f"{rate:.1f}"})
+                    bar.set_postfix({"G_L1": f"{losses['Loss/G_L1']:.3f}", "img/s": f"{rate:.1f}",
+                                     **({"VA": f"{self.best['variant_accuracy']:.3f}"} if self.best else {})})
                     if writer is not None:
                         for key, value in losses.items():
                             writer.add_scalar(key, value, self.step)
                         writer.add_scalar("Speed/images_per_s", rate, self.step)
+                        writer.add_scalar("LR/generator", self.opt_g.param_groups[0]["lr"], self.step)
                 if writer is not None and (self.step % cfg.image_every == 0 or self.step == 1):
                     grid = sample_grid(batch["sketch"], fake, batch["target"], batch["tags"])
                     writer.add_image("Samples/sketch_output_target", grid, self.step, dataformats="HWC")
+                now = time.perf_counter()
+                self.elapsed, clock = self.elapsed + now - clock, now
+                if self.probe is not None and (self.step % cfg.eval_every == 0 or self._out_of_time()):
+                    self.check(writer)
                 if self.step % cfg.save_every == 0:
                     last_saved = self.save()
+                now = time.perf_counter()
+                self.elapsed, clock = self.elapsed + now - clock, now
         finally:
             signal.signal(signal.SIGINT, previous)
             bar.close()
+        if self.probe is not None and self._checked_at != self.step and not self._stop:
+            self.check(writer)  # the last weights get a check too
         last_saved = self.save() if self.dist.main else None
         if writer is not None:
             flat = {k: v for k, v in cfg.to_dict().items() if isinstance(v, int | float | str | bool)}
             flat |= {f"model.{k}": v for k, v in cfg.model.__dict__.items() if isinstance(v, int | float | str | bool)}
-            writer.add_hparams(flat, {"hparam/G_L1": losses.get("Loss/G_L1", float("nan"))},
-                               run_name="hparams")
+            metrics = {"hparam/G_L1": losses.get("Loss/G_L1", float("nan"))}
+            if self.best is not None:
+                metrics["hparam/variant_accuracy"] = self.best["variant_accuracy"]
+            writer.add_hparams(flat, metrics, run_name="hparams")
             writer.close()
-        if self._stop and self.dist.main:
-            tqdm.write(f"Stopped at step {self.step}; saved {last_saved}. Resume with --resume latest.", file=sys.stderr)
+        if self.dist.main:
+            why = "Stopped" if self._stop else "Out of time" if self._out_of_time() else "Done"
+            best = (f"; best check: step {self.best['step']}, variant accuracy {self.best['variant_accuracy']:.3f}"
+                    if self.best else "")
+            tqdm.write(f"{why} at step {self.step} after {self.elapsed / 60:.1f} min; saved {last_saved}{best}."
+                       + (" Resume with --resume latest." if self._stop else ""), file=sys.stderr)
         self.dist.barrier()
         return last_saved
