@@ -147,3 +147,24 @@ def test_ablate_train_compares_modes_and_resumes(dataset, tmp_path):
     assert "monochrome" in json.loads((out / "runs" / "film" / "export" / "config.json").read_text())["vocab"]
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0 and second.output.count("skipped") == 2, second.output
+
+
+def test_ablate_train_with_minutes_variants_and_curves(dataset, tmp_path):
+    out = tmp_path / "study"
+    args = ["ablate-train", "--data", str(dataset), "-o", str(out), "--modes", "film,tokens", "--minutes", "0.03",
+            "--steps", "1000", "--ngf", "8", "--ndf", "8", "--batch-size", "4", "--eval-every", "2",
+            "--eval-split", "train", "--variant", "gan: gan_lambda=1", "--variant", "channel-128: model.conditioning=\"channel\", model.size=128",
+            "--set", "ema=0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    runs = json.loads((out / "comparison.json").read_text())["runs"]
+    assert [r["run"] for r in runs] == ["gan-film", "gan-tokens", "channel-128"]
+    for r in runs:
+        config = json.loads((out / "runs" / r["run"] / "config.json").read_text())
+        assert config["minutes"] == 0.03 and 0 < r["steps"] < 1000, "the minutes stopped each run"
+        assert r["best_check_variant_accuracy"] is not None and r["images_per_minute"] > 0
+    assert config["model"]["size"] == 128 and config["model"]["levels"] == 7 and config["gan_lambda"] == 0
+    assert json.loads((out / "runs" / "gan-film" / "config.json").read_text())["gan_lambda"] == 1
+    assert "images / min" in (out / "comparison.md").read_text()
+    bad = CliRunner().invoke(main, [*args[:5], "--variant", "oops gan_lambda=0"])
+    assert bad.exit_code != 0 and "NAME: KEY=VALUE" in bad.output

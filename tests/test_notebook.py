@@ -17,7 +17,7 @@ def test_tag_ablation_notebook_executes(tiny_model, dataset, tmp_path, monkeypat
     results = tmp_path / "results"
     runner = CliRunner()
     trained = runner.invoke(main, ["ablate-train", "--data", str(dataset), "-o", str(results / "ablation-train"),
-                                   "--modes", "none,channel,film", "--steps", "1", "--size", "32", "--ngf", "8",
+                                   "--modes", "none,channel,film,tokens", "--steps", "1", "--size", "32", "--ngf", "8",
                                    "--ndf", "8", "--batch-size", "2", "--eval-split", "train"])
     assert trained.exit_code == 0, trained.output
     ablated = runner.invoke(main, ["ablate", str(tiny_model), "--data", str(dataset), "--split", "train",

@@ -58,10 +58,19 @@ ablate.help += f"\n\nMODEL: {MODEL_HELP}"
 @click.option("-o", "--out", default=Path("ablation-train"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the runs and the comparison.")
 @click.option("--config", "config_source", default="cpu", show_default=True, help="Preset or TOML file every run starts from.")
-@click.option("--modes", default="none,channel,film", show_default=True,
+@click.option("--modes", default="none,channel,film,tokens", show_default=True,
               help=f"Comma-separated conditioning modes to compare ({', '.join(CONDITIONING)}).")
 @click.option("--encoders", help="Comma-separated text encoders to compare too (model folders). Default: the config's.")
 @click.option("--steps", type=click.IntRange(1, None), help="Training steps per run (the shared budget).")
+@click.option("--minutes", type=click.FloatRange(0, None),
+              help="Wall-clock minutes per run (the shared budget; 0: steps only). At equal minutes a cheaper "
+                   "recipe gets more steps.")
+@click.option("--variant", "variants", multiple=True, metavar='"NAME: KEY=VALUE, ..."',
+              help="A named change to the recipe, run once per mode (or once, if it sets model.conditioning). "
+                   'Repeatable, e.g. --variant "no-gan: gan_lambda=0" --variant "old: model.size=128, batch_size=8".')
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Set a config field for every run.")
+@click.option("--eval-every", type=click.IntRange(0, None),
+              help="Steps between tag-fidelity checks in every run (the curves of comparison.png).")
 @click.option("--batch-size", type=click.IntRange(1, None))
 @click.option("--size", type=click.IntRange(16, 4096), help="Training resolution (a power of two).")
 @click.option("--ngf", type=click.IntRange(1, None))
@@ -73,16 +82,18 @@ ablate.help += f"\n\nMODEL: {MODEL_HELP}"
 @click.option("--eval-limit", type=click.IntRange(1, None), help="Evaluate on the first N val samples only.")
 @click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]))
 @click.option("--seed", type=int)
-def ablate_train(data, out, config_source, modes, encoders, steps, batch_size, size, ngf, ndf, monochrome,
-                 eval_split, eval_limit, device, seed) -> None:
-    """Train the same budget under each conditioning mode, evaluate each, compare.
+def ablate_train(data, out, config_source, modes, encoders, steps, minutes, variants, settings, eval_every,
+                 batch_size, size, ngf, ndf, monochrome, eval_split, eval_limit, device, seed) -> None:
+    """Train the same budget under each conditioning mode (and recipe variant), evaluate each, compare.
 
-    Each run has its own folder, OUT/runs/MODE; the comparison goes to
-    OUT/comparison.md, .csv, .json and .png. Run the same command again to resume: finished
-    runs are skipped, an interrupted one continues from its last checkpoint.
+    Each run has its own folder, OUT/runs/NAME; the comparison goes to OUT/comparison.md,
+    .csv, .json and .png (variant accuracy against minutes, and the final scores). Run the
+    same command again to resume: finished runs are skipped, an interrupted one continues
+    from its last checkpoint.
     """
+    from colorize.cli.train import parse_settings
     from colorize.config import load_config
-    from colorize.eval.sweep import sweep
+    from colorize.eval.sweep import parse_variant, sweep
 
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in mode_list if m not in CONDITIONING]
@@ -91,11 +102,13 @@ def ablate_train(data, out, config_source, modes, encoders, steps, batch_size, s
                                  param_hint="--modes")
     overrides = {"data": None if data is None else str(data), "steps": steps, "batch_size": batch_size,
                  "model.size": size, "model.ngf": ngf, "model.ndf": ndf, "monochrome": monochrome,
-                 "device": device, "seed": seed}
+                 "device": device, "seed": seed, "minutes": minutes, "eval_every": eval_every,
+                 "eval_split": eval_split} | parse_settings(settings)
     try:
+        named = dict(parse_variant(v) for v in variants) or None
         config = load_config(config_source, overrides)
         sweep(config, out, mode_list, encoders=[e.strip() for e in encoders.split(",")] if encoders else None,
-              eval_split=eval_split, eval_limit=eval_limit, log=lambda m: click.echo(m, err=True))
+              variants=named, eval_split=eval_split, eval_limit=eval_limit, log=lambda m: click.echo(m, err=True))
     except (FileNotFoundError, ValueError, KeyError, RuntimeError, InterruptedError) as e:
         raise click.ClickException(str(e)) from None
     click.echo((out / "comparison.md").read_text(encoding="utf-8"))

@@ -42,9 +42,12 @@ def check_out(out: Path, names: list[str], overwrite: bool) -> None:
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, None))
 @click.option("--limit", type=click.IntRange(1, None), help="Score only the first N samples (a quick look).")
 @click.option("--no-baseline", is_flag=True, help="Skip scoring the same model with no tags.")
+@click.option("--redraw", multiple=True, type=click.Choice(["xdog", "dilate", "adaptive"]),
+              help="Also score on line art this extractor draws from the colour images: lines in another hand "
+                   "than the dataset's. Repeatable.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]))
 @click.option("--overwrite", is_flag=True, help="Replace an earlier evaluation in --out.")
-def evaluate(model, data, split, out, batch_size, limit, no_baseline, device, overwrite) -> None:
+def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, device, overwrite) -> None:
     """Score MODEL on a dataset split: L1, PSNR, SSIM, CIEDE2000 and variant accuracy.
 
     Variant accuracy is the share of samples, among drawings that come in several
@@ -59,7 +62,7 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, device, ov
     colorizer = load_model(model, device)
     try:
         results = run_evaluation(colorizer, data, split=split, batch_size=batch_size, baseline=not no_baseline,
-                                 limit=limit)
+                                 limit=limit, redraw=redraw)
     except (FileNotFoundError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     json_path, md_path = write_report(results, out)

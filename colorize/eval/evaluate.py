@@ -66,6 +66,24 @@ def load_split(data: str | os.PathLike, split: str | tuple[str, ...] | None, siz
     return rows, sketches, colours
 
 
+def redraw_sketches(data: str | os.PathLike, rows: list[dict], size: int, extractor: str) -> dict[str, np.ndarray]:
+    """New line art for ``rows``, drawn by ``extractor`` from each stored colour image at its
+    full size, then resized to ``size``: lines in another hand than the dataset's own."""
+    import cv2
+
+    from colorize.data.extract import get_extractor
+
+    extract = get_extractor(extractor)
+    full = PairDataset(data, split=None, size=None, augment=False)
+    out = {}
+    for row in rows:
+        lines = extract(full._read(row, "color"))
+        if lines.shape[:2] != (size, size):
+            lines = cv2.resize(lines, (size, size), interpolation=cv2.INTER_AREA)
+        out[row["id"]] = lines
+    return out
+
+
 def colour_all(colour: ColourFn, rows: list[dict], sketches: dict[str, np.ndarray], tag_sets: list[list[str]],
                batch_size: int, desc: str = "", progress: bool = True) -> dict[str, np.ndarray]:
     """Outputs keyed by id, batched, with a progress bar."""
@@ -113,9 +131,12 @@ def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, n
 
 def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size: int = 16,
              baseline: bool = True, limit: int | None = None, progress: bool = True,
-             colour: ColourFn | None = None) -> dict:
+             colour: ColourFn | None = None, redraw: list[str] | tuple[str, ...] = ()) -> dict:
     """Score ``colorizer`` on ``split`` of ``data``; with ``baseline``, also with no tags.
 
+    ``redraw`` names line extractors (``xdog``, ``dilate``, ``adaptive``): for each, the
+    split is scored again, with its tags, on line art that extractor draws from the colour
+    images (:func:`redraw_sketches`), lines unlike the dataset's own.
     ``colour`` replaces the model's colouring (tests pass oracles and constants through it).
     Samples are coloured at the model's resolution, where they are compared.
     """
@@ -131,8 +152,11 @@ def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size:
         conditions["no_tags"] = [[] for _ in rows]
     results = {"model": getattr(colorizer, "source", ""), "step": getattr(colorizer, "step", None),
                "data": str(data), "split": split, "size": size, "conditions": {}}
-    for name, tag_sets in conditions.items():
-        outputs = colour_all(colour, rows, sketches, tag_sets, batch_size, desc=name, progress=progress)
+    inputs = {name: (sketches, tag_sets) for name, tag_sets in conditions.items()}
+    for extractor in redraw:
+        inputs[f"tags, {extractor} lines"] = (redraw_sketches(data, rows, size, extractor), conditions["tags"])
+    for name, (lines, tag_sets) in inputs.items():
+        outputs = colour_all(colour, rows, lines, tag_sets, batch_size, desc=name, progress=progress)
         results["conditions"][name] = {part: score(part_rows, outputs, colours)
                                        for part, part_rows in parts.items() if part_rows}
     return results
