@@ -19,7 +19,8 @@ def test_shipped_model_is_small_complete_and_documented():
     weights = DEFAULT_MODEL / "model.safetensors"
     assert weights.stat().st_size <= 30e6
     config = json.loads((DEFAULT_MODEL / "config.json").read_text())
-    assert config["model"]["conditioning"] == "film" and "dark skin tone" in config["vocab"]
+    assert config["model"]["conditioning"] == "tokens" and "dark skin tone" in config["vocab"]
+    assert "dark skin tone on the right" in config["vocab"], "two-person emoji say which person has which tone"
     card = (DEFAULT_MODEL / "README.md").read_text()
     assert "CC BY-SA 4.0" in card and "variant accuracy" in card.lower()
 
