@@ -20,7 +20,8 @@ from typing import Any
 from colorize.models.generator import CONDITIONING
 from colorize.models.losses import GAN_LOSSES
 
-__all__ = ["ModelConfig", "TrainConfig", "load_config", "preset_names", "config_from_dict"]
+__all__ = ["ModelConfig", "TrainConfig", "config_from_dict", "load_config", "parse_assignment", "preset_names",
+           "with_overrides"]
 
 
 @dataclass
@@ -140,6 +141,19 @@ def load_config(source: str | Path | None = None, overrides: dict[str, Any] | No
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"{source}: not valid TOML ({e})") from None
+    return _merge(data, overrides)
+
+
+def with_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """A copy of ``config`` with ``overrides`` (keys as in :func:`load_config`) applied and checked."""
+    data = config.to_dict()
+    if "model.size" in overrides and "model.levels" not in overrides:
+        data["model"]["levels"] = None  # derived from the new size again
+    return _merge(data, overrides)
+
+
+def _merge(data: dict[str, Any], overrides: dict[str, Any] | None) -> TrainConfig:
+    """``data`` (a config as plain dicts) with ``overrides`` on top; None values are skipped."""
     model = dict(data.pop("model", {}))
     for key, value in (overrides or {}).items():
         if value is None:
@@ -150,3 +164,16 @@ def load_config(source: str | Path | None = None, overrides: dict[str, Any] | No
             data[key] = value
     data["model"] = config_from_dict(ModelConfig, model)
     return config_from_dict(TrainConfig, data)
+
+
+def parse_assignment(item: str) -> tuple[str, Any]:
+    """``"model.dropout=false"`` -> ``("model.dropout", False)``: the value read as TOML
+    (numbers, booleans, quoted text), else kept as text; ``ValueError`` without ``=``."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"{item!r} is not KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return key.strip(), value

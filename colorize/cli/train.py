@@ -112,16 +112,9 @@ def train(config_source, resume, dry_run, runs_dir, settings, **flags) -> None:
 
 def parse_settings(settings: tuple[str, ...]) -> dict:
     """``("variant_weight=4", "model.dropout=false")`` -> ``{"variant_weight": 4, "model.dropout": False}``."""
-    import tomllib
+    from colorize.config import parse_assignment
 
-    out = {}
-    for item in settings:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        try:
-            value = tomllib.loads(f"v = {text.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text.strip()
-        out[key.strip()] = value
-    return out
+    try:
+        return dict(parse_assignment(item) for item in settings)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--set") from None

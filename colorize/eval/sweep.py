@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from colorize.config import TrainConfig, config_from_dict
+from colorize.config import TrainConfig, parse_assignment, with_overrides
 from colorize.eval.evaluate import METRICS, evaluate, write_report
 from colorize.fileio import atomic_write_bytes, atomic_write_text
 
@@ -49,21 +49,14 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
 
     Values are read as TOML (numbers, booleans, quoted text), else kept as text.
     """
-    import tomllib
-
     name, sep, body = text.partition(":")
     name = name.strip()
     if not sep or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
         raise ValueError(f"variant {text!r}: write it as NAME: KEY=VALUE, KEY=VALUE (NAME of letters, digits, -_.+)")
-    settings: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in body.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError(f"variant {name!r}: {item!r} is not KEY=VALUE")
-        try:
-            settings[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            settings[key.strip()] = value.strip()
+    try:
+        settings = dict(parse_assignment(item) for item in filter(None, (part.strip() for part in body.split(","))))
+    except ValueError as e:
+        raise ValueError(f"variant {name!r}: {e}") from None
     return name, settings
 
 
@@ -89,20 +82,6 @@ def plan_runs(modes: list[str], variants: dict[str, dict[str, Any]] | None,
     return runs
 
 
-def _apply(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    data = config.to_dict()
-    model = dict(data.pop("model"))
-    for key, value in overrides.items():
-        if key.startswith("model."):
-            model[key.removeprefix("model.")] = value
-        else:
-            data[key] = value
-    if "model.size" in overrides:
-        model["levels"] = None  # derived from the size again
-    data["model"] = model
-    return config_from_dict(TrainConfig, data)
-
-
 def _finished_step(run: Path) -> int:
     found = sorted(run.glob("checkpoints/step-*.pt"))
     return int(found[-1].stem.split("-")[1]) if found else 0
@@ -121,7 +100,7 @@ def sweep(config: TrainConfig, out: str | os.PathLike, modes: list[str], encoder
                          f"Pick another with --eval-split.")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    planned = [(name, _apply(config, overrides)) for name, overrides in
+    planned = [(name, with_overrides(config, overrides)) for name, overrides in
                plan_runs(modes, variants, encoders or [config.encoder])]  # every config checked before training
     budget = f"{config.minutes:g} min" if config.minutes else f"{config.steps} steps"
     results = {}
