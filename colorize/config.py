@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from colorize.models.generator import CONDITIONING
+from colorize.models.conditioning import CONDITIONING
 from colorize.models.losses import GAN_LOSSES
 
 __all__ = ["ModelConfig", "TrainConfig", "config_from_dict", "load_config", "parse_assignment", "preset_names",
@@ -40,6 +40,7 @@ class ModelConfig:
     cond_dim: int = 256        # FiLM MLP width
     grid: int = 16             # side of the coarse tag plane in channel mode
     attn_size: int = 16        # tokens mode: cross-attention in decoder blocks of this side or less
+    lines: str = "paint"       # paint: the generator redraws the lines | multiply: it paints fills, the sketch is multiplied over
     tag_dim: int = 384         # tag embedding size; set from the encoder
 
     def __post_init__(self) -> None:
@@ -75,9 +76,11 @@ class TrainConfig:
     eval_split: str = "val"           # split the checks score; the best check's weights are exported
     eval_redraw: str = ""             # also check on line art redrawn by this extractor (xdog | dilate | adaptive)
     cache: bool = False               # keep decoded images in memory (small sizes, workers = 0)
+    cache_mb: int = 2048              # ... up to this many MB; images beyond it are read from disk each time
     tag_dropout_set: float = 0.1      # chance to drop a sample's whole tag set
     tag_dropout_each: float = 0.1     # chance to drop each single tag
     augment: bool = True              # geometric + line-style augmentation
+    augment_size: int = 0             # side the geometric augmentation runs at before shrinking to model.size (0: model.size)
     include_flags: bool = False       # also train on split 'excluded' (flags)
     monochrome: float = 0.0           # share of samples desaturated and tagged 'monochrome' (the seed's finding)
     workers: int = 1                  # DataLoader worker processes

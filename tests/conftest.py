@@ -71,13 +71,13 @@ def tiny_model(tmp_path_factory, dataset, encoder) -> Path:
     from colorize.config import ModelConfig
     from colorize.data.manifest import Manifest
     from colorize.models.build import build_generator
+    from colorize.models.io import save_pretrained
     from colorize.text.encoder import TagTable
-    from colorize.train.checkpoint import export_model
 
     torch.manual_seed(0)
     table = TagTable.build({t for row in Manifest(dataset) for t in row["tags"]}, encoder)
     config = ModelConfig(size=32, ngf=8, ndf=8, conditioning="film", tag_dim=table.dim)
     generator = build_generator(config).eval()
     folder = tmp_path_factory.mktemp("tiny-model")
-    return export_model(folder, generator.state_dict(), config.__dict__, table.vocab, table.vectors,
-                        table.identity, step=0)
+    return save_pretrained(folder, generator.state_dict(), config.__dict__, table.vocab, table.vectors,
+                           table.identity, step=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -85,3 +86,51 @@ def test_missing_image_names_the_file_and_the_fix(tmp_path, dataset):
     (copy / ds.rows[0]["color"]).unlink()
     with pytest.raises(OSError, match="Rebuild the dataset"):
         ds[0]
+
+
+def test_augmenting_at_a_larger_size_keeps_targets_sharp(dataset):
+    """Turned and zoomed at the stored size, then shrunk: the target is as crisp as an unmoved one."""
+    small = SIZE // 4
+    plain = PairDataset(dataset, split=None, size=small)
+    for augment_size in (None, SIZE):
+        ds = PairDataset(dataset, split=None, size=small, augment=True, augment_size=augment_size, cache=True)
+        sample = ds[0]
+        assert sample["target"].shape == sample["sketch"].shape == sample["lines"].shape == (3, small, small)
+    # sharpness: mean absolute Laplacian of the targets, over many random moves
+    def sharpness(ds):
+        values = []
+        for i in range(len(ds)):
+            image = to_image(ds[i]["target"]).astype(np.float32)
+            values.append(np.abs(cv2.Laplacian(image, cv2.CV_32F)).mean())
+        return float(np.mean(values))
+    def moved(augment_size):
+        ds = PairDataset(dataset, split=None, size=small, augment=True, augment_size=augment_size)
+        ds._geometric.set_random_seed(0)  # the same moves at both sizes
+        return ds
+    reference, at_small, at_large = sharpness(plain), sharpness(moved(None)), sharpness(moved(SIZE))
+    assert at_large > at_small and at_large > 0.9 * reference, (reference, at_small, at_large)
+
+
+def test_augmented_samples_carry_the_lines_the_target_was_drawn_with(dataset):
+    """``lines``: the sketch moved with the target, before any line-style change."""
+    plain = PairDataset(dataset, split=None)
+    ds = PairDataset(dataset, split=None, augment=True)
+    ds._geometric = geometric(p=0.0)  # no move, so the lines must be the stored sketch exactly
+    ds._line_style = line_style(p=1.0)
+    restyled = 0
+    for i in range(len(ds)):
+        sample = ds[i]
+        assert torch.equal(sample["lines"], plain[i]["sketch"])
+        restyled += not torch.equal(sample["sketch"], sample["lines"])
+    assert restyled > 0
+    assert "lines" not in plain[0]
+
+
+def test_the_cache_stops_at_its_limit_and_reads_the_rest_from_disk(dataset):
+    plain = PairDataset(dataset, split=None)
+    one_image = SIZE * SIZE * 3
+    ds = PairDataset(dataset, split=None, cache=True, cache_mb=5.5 * one_image / 2 ** 20)
+    for _ in range(2):
+        for i in range(len(ds)):
+            assert torch.equal(ds[i]["target"], plain[i]["target"]) and torch.equal(ds[i]["sketch"], plain[i]["sketch"])
+    assert len(ds.cache) == 5 and ds.cache_bytes == 5 * one_image <= ds.cache_limit

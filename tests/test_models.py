@@ -39,7 +39,7 @@ def test_generator_forward_shape_and_finite(mode, tags, table):
     sketch = torch.rand(3, 3, 64, 64) * 2 - 1
     # sets of different lengths, one of them empty
     tokens, mask = table.tokens([["woman", "red hair", "light skin tone"], ["white hair"], []])
-    out = G(sketch, tokens, mask) if mode != "none" else G(sketch)
+    out = G(sketch, tokens, mask)  # mode none accepts the tags and ignores them
     assert out.shape == (3, 3, 64, 64) and torch.isfinite(out).all()
     assert out.abs().max() <= 1.0
 
@@ -90,12 +90,12 @@ def test_tokens_mode_order_and_padding_do_not_matter(table, tags):
 
 def test_tokens_mode_has_per_tag_projection_and_cross_attention(tags):
     G = _trained_tokens_generator(tags)
-    assert G.attn_levels, "cross-attention at the coarse decoder levels"
-    assert all(2 ** (G.levels - i) <= 16 for i in G.attn_levels)
+    assert G.cond.attn_levels, "cross-attention at the coarse decoder levels"
+    assert all(2 ** (G.levels - i) <= 16 for i in G.cond.attn_levels)
     # the projection is trained and is applied to each tag on its own
-    projected = G.tag_proj(tags[0])
+    projected = G.cond.tag_proj(tags[0])
     assert projected.shape == (2, tags[0].shape[1], 256)
-    assert torch.allclose(projected[0, 0], G.tag_proj(tags[0][0:1, 0:1])[0, 0], atol=1e-6)
+    assert torch.allclose(projected[0, 0], G.cond.tag_proj(tags[0][0:1, 0:1])[0, 0], atol=1e-6)
     # pulling apart: the projection is not a scaled identity, the sets' tokens differ
     assert not torch.allclose(projected[0, 0], projected[1, 0])  # red hair, white hair
     with torch.no_grad():  # an empty tag set attends to the null token alone: finite output
@@ -112,7 +112,7 @@ def _train_one_step(G: UnetGenerator, tags) -> None:
     """One real optimiser step on an L1 loss, so zero-initialised FiLM heads become live."""
     opt = torch.optim.Adam(G.parameters(), lr=1e-3)
     sketch = torch.rand(2, 3, 64, 64) * 2 - 1
-    out = G(sketch, *tags) if G.conditioning != "none" else G(sketch)
+    out = G(sketch, *tags)
     loss = (out - torch.rand(2, 3, 64, 64)).abs().mean()
     loss.backward()
     opt.step()
@@ -126,8 +126,8 @@ def test_conditioning_matters(mode, tags):
     G.eval()
     sketch = (torch.rand(1, 3, 64, 64) * 2 - 1).repeat(2, 1, 1, 1)
     with torch.no_grad():
-        out = G(sketch, *tags) if mode != "none" else G(sketch)
-        swapped = G(sketch, *_flip(tags)) if mode != "none" else G(sketch)
+        out = G(sketch, *tags)
+        swapped = G(sketch, *_flip(tags))
     if mode == "none":
         assert torch.equal(out[0], out[1]) and torch.equal(out, swapped)
     else:
@@ -184,3 +184,69 @@ def test_presets():
     assert seed.model.levels == 8
     with pytest.raises(ValueError, match="unknown TrainConfig key"):
         load_config(None, {"batchsize": 3})
+
+
+def test_conditioning_is_a_registry_of_modules():
+    from colorize.models.conditioning import MODES, Conditioning, build_conditioning
+
+    assert set(MODES) == set(CONDITIONING) == {"channel", "film", "tokens", "none"}
+    for mode in CONDITIONING:
+        G = build_generator(ModelConfig(conditioning=mode, **TINY))
+        if mode == "none":
+            assert G.cond is None and not any(k.startswith("cond.") for k in G.state_dict())
+        else:
+            assert isinstance(G.cond, Conditioning) and type(G.cond).__module__.endswith(f".{mode}")
+    with pytest.raises(ValueError, match="unknown conditioning 'secat'; choose from channel, film, tokens, none"):
+        build_generator(ModelConfig(conditioning="secat", **TINY))
+
+
+@pytest.mark.parametrize("mode", ["channel", "film", "tokens"])
+def test_weights_saved_before_the_registry_still_load(mode, tags):
+    """Older exports and checkpoints kept the mode's layers at the generator's top level."""
+    from colorize.models.io import upgrade_generator_state
+
+    torch.manual_seed(1)
+    G = build_generator(ModelConfig(conditioning=mode, **TINY))
+    _train_one_step(G, tags)
+    old = {k.removeprefix("cond."): v for k, v in G.state_dict().items()}
+    assert not any(k.startswith("cond.") for k in old)
+    H = build_generator(ModelConfig(conditioning=mode, **TINY))
+    H.load_state_dict(upgrade_generator_state(old))
+    sketch = torch.rand(2, 3, 64, 64) * 2 - 1
+    G.eval(), H.eval()
+    with torch.no_grad():
+        assert torch.equal(G(sketch, *tags), H(sketch, *tags))
+    # and the parameter order (which optimiser states follow) is the one older versions had
+    first = next(iter(G.state_dict()))
+    assert first == ("cond.tag_plane.weight" if mode == "channel" else "down.0.weight")
+
+
+def test_colouring_does_not_import_training(tiny_model):
+    import subprocess
+    import sys
+
+    code = ("import sys; from colorize.infer.colorizer import Colorizer; "
+            f"c = Colorizer.from_pretrained({str(tiny_model)!r}, device='cpu'); "
+            "import numpy as np; c.colorize(np.full((64, 64, 3), 255, np.uint8), 'woman'); "
+            "print(sorted(m for m in sys.modules if m.startswith('colorize.train')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_multiply_lines_lays_the_sketch_over_the_fills(tags):
+    torch.manual_seed(2)
+    G = build_generator(ModelConfig(conditioning="tokens", lines="multiply", **TINY))
+    _train_one_step(G, tags)
+    G.eval()
+    sketch = torch.ones(2, 3, 64, 64)
+    sketch[:, :, 30:33, :] = -1.0          # a black stroke across white paper
+    sketch[:, :, 40, :] = 0.0              # and a grey one
+    with torch.no_grad():
+        out, fills = G(sketch, *tags), G(sketch, *tags, compose=False)
+        other = G(sketch, *tags, lines=torch.ones_like(sketch))  # lines from elsewhere (training's clean sketch)
+    assert torch.equal(out[:, :, 30:33], torch.full_like(out[:, :, 30:33], -1.0)), "black lines stay black"
+    assert torch.allclose(out[:, :, :20], fills[:, :, :20], atol=1e-6), "white paper lets the fills through"
+    assert torch.allclose((out[:, :, 40] + 1) / 2, (fills[:, :, 40] + 1) / 4, atol=1e-6), "grey lines halve the fills"
+    assert torch.allclose(other, fills, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown lines 'ink'; choose from paint, multiply"):
+        build_generator(ModelConfig(lines="ink", **TINY))

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from colorize.cli import main
 from colorize.config import load_config
 from colorize.data.dataset import PairDataset, variant_masks
-from colorize.train.checkpoint import find_checkpoint, load_checkpoint, load_export
+from colorize.models.io import load_checkpoint, load_pretrained
+from colorize.train.checkpoint import find_checkpoint
 from colorize.train.sampler import BatchPlan
 from colorize.train.trainer import Trainer
 
@@ -71,7 +72,7 @@ def test_recipe_run_checks_keeps_the_best_and_exports_its_ema(dataset, tmp_path)
     assert best["variant_accuracy"] == max(float(r["variant_accuracy"]) for r in rows)
     state = load_checkpoint(run / "checkpoints" / "best.pt")
     assert state["step"] == best["step"] and state["G_ema"] is not None
-    _, weights, _ = load_export(run / "export")
+    _, weights, _ = load_pretrained(run / "export")
     assert all(torch.equal(weights[k], v) for k, v in state["G_ema"].items()), "the export is the best check's EMA"
     assert not all(torch.equal(state["G_ema"][k], v) for k, v in state["G"].items()), "the EMA is its own average"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -68,13 +68,13 @@ def film_model(tmp_path_factory, tiny_model) -> Path:
     """
     import torch
 
-    from colorize.train.checkpoint import export_model, load_export
+    from colorize.models.io import load_pretrained, save_pretrained
 
-    config, state, vectors = load_export(tiny_model)
+    config, state, vectors = load_pretrained(tiny_model)
     noise = torch.Generator().manual_seed(0)
-    state = {k: torch.randn(v.shape, generator=noise) * 0.05 if k.startswith("film.") else v for k, v in state.items()}
-    return export_model(tmp_path_factory.mktemp("film-model"), state, config["model"], config["vocab"], vectors,
-                        config["encoder"], step=0)
+    state = {k: torch.randn(v.shape, generator=noise) * 0.05 if k.startswith("cond.film.") else v for k, v in state.items()}
+    return save_pretrained(tmp_path_factory.mktemp("film-model"), state, config["model"], config["vocab"], vectors,
+                           config["encoder"], step=0)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,8 @@ def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tmp_path, encoder, 
     from colorize.config import ModelConfig
     from colorize.data.manifest import Manifest
     from colorize.models.build import build_generator
+    from colorize.models.io import save_pretrained
     from colorize.text.encoder import TagTable
-    from colorize.train.checkpoint import export_model
 
     torch.manual_seed(0)
     table = TagTable.build({t for row in Manifest(dataset) for t in row["tags"]}, encoder)
@@ -138,7 +138,7 @@ def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tmp_path, encoder, 
     with torch.no_grad():  # the zero-initialised heads would make every tag set look alike
         for p in G.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    export_model(tmp_path, G.state_dict(), config.__dict__, table.vocab, table.vectors, table.identity, step=0)
+    save_pretrained(tmp_path, G.state_dict(), config.__dict__, table.vocab, table.vectors, table.identity, step=0)
     colorizer = Colorizer.from_pretrained(tmp_path)
     sketches = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(6)])

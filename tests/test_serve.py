@@ -40,17 +40,17 @@ def tag_model(tmp_path_factory, tiny_model) -> Path:
     """
     import torch
 
-    from colorize.train.checkpoint import export_model, load_export
+    from colorize.models.io import load_pretrained, save_pretrained
 
-    config, state, vectors = load_export(tiny_model)
+    config, state, vectors = load_pretrained(tiny_model)
     generator = torch.Generator().manual_seed(0)
     for name, tensor in state.items():
-        if name.startswith("cond_mlp.") and name.endswith("weight"):
+        if name.startswith("cond.cond_mlp.") and name.endswith("weight"):
             tensor.normal_(0.0, 0.3, generator=generator)
-        if name.startswith("film.") and name.endswith("to_gamma_beta.weight"):
+        if name.startswith("cond.film.") and name.endswith("to_gamma_beta.weight"):
             tensor.normal_(0.0, 1.0, generator=generator)
-    return export_model(tmp_path_factory.mktemp("tag-model"), state, config["model"], config["vocab"], vectors,
-                        config["encoder"], step=config["step"])
+    return save_pretrained(tmp_path_factory.mktemp("tag-model"), state, config["model"], config["vocab"], vectors,
+                           config["encoder"], step=config["step"])
 
 
 @pytest.fixture(scope="module")

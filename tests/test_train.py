@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from colorize.cli import main
 from colorize.config import ModelConfig, load_config
 from colorize.models.build import build_generator
-from colorize.train.checkpoint import find_checkpoint, load_checkpoint, load_export, save_checkpoint
+from colorize.models.io import load_checkpoint, load_pretrained, save_checkpoint
+from colorize.train.checkpoint import find_checkpoint
 from colorize.train.trainer import Trainer
 
 # The cpu preset at tiny widths, with the GAN term on (the preset trains without one), so the
@@ -85,7 +86,7 @@ def test_checkpoint_is_complete_and_round_trips(trained, dataset):
 
 def test_export_loads_without_code_and_matches_the_checkpoint(trained):
     run = trained / "00000-cpu"
-    config, weights, vectors = load_export(run / "export")
+    config, weights, vectors = load_pretrained(run / "export")
     G = build_generator(ModelConfig(**config["model"]))
     G.load_state_dict(weights)
     state = load_checkpoint(find_checkpoint("latest", trained))

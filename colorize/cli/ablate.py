@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from colorize.cli.evaluate import MODEL_HELP, check_out, load_model
-from colorize.models.generator import CONDITIONING
+from colorize.models.conditioning import CONDITIONING
 
 
 @click.command()
@@ -93,7 +93,7 @@ def ablate_train(data, out, config_source, modes, encoders, steps, minutes, vari
     """
     from colorize.cli.train import parse_settings
     from colorize.config import load_config
-    from colorize.eval.sweep import parse_variant, sweep
+    from colorize.experiments.sweep import parse_variant, sweep
 
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in mode_list if m not in CONDITIONING]

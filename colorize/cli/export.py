@@ -24,7 +24,6 @@ def export(source, out, half, overwrite) -> None:
     (a model card, say) are left alone.
     """
     from colorize.infer.colorizer import Colorizer
-    from colorize.train.checkpoint import export_model
 
     if (out / "model.safetensors").exists() and not overwrite:
         raise click.ClickException(f"{out / 'model.safetensors'} already exists. Pass --overwrite to replace it.")
@@ -32,7 +31,6 @@ def export(source, out, half, overwrite) -> None:
         model = Colorizer.from_pretrained(source, device="cpu")
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise click.ClickException(str(e)) from None
-    export_model(out, model.G.state_dict(), model.model_config, model.vocab, model.table.vectors,
-                 model.table.identity, model.step or 0, half=half)
+    model.save_pretrained(out, half=half)
     size = (out / "model.safetensors").stat().st_size / 1e6
     click.echo(f"Wrote {out}: model.safetensors ({size:.1f} MB{', float16' if half else ''}) and config.json")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from colorize.models.generator import CONDITIONING
+from colorize.models.conditioning import CONDITIONING
 from colorize.models.losses import GAN_LOSSES
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
@@ -62,7 +61,7 @@ class Colorizer:
 
     def __init__(self, generator: torch.nn.Module, table: TagTable, size: int, device: torch.device,
                  source: str = "", step: int | None = None, model_config: dict | None = None):
-        self.G = _rowwise_linears(generator).eval().to(device)
+        self.G = _batch_invariant(generator).eval().to(device)
         self.table = table.to(device)
         self.size = size
         self.device = device
@@ -78,7 +77,7 @@ class Colorizer:
         folder (its ``export/``), or a training checkpoint ``.pt``. None: the shipped model."""
         from colorize.config import ModelConfig, config_from_dict
         from colorize.models.build import build_generator
-        from colorize.train.checkpoint import load_checkpoint, load_export
+        from colorize.models.io import load_checkpoint, load_pretrained
 
         path = Path(path) if path is not None else DEFAULT_MODEL
         if path.is_dir() and not (path / "model.safetensors").is_file() and (path / "export").is_dir():
@@ -89,7 +88,7 @@ class Colorizer:
             weights = state.get("G_ema") or state["G"]  # the EMA is the model, when the run kept one
             vocab, vectors, identity, step = state["vocab"], state["vectors"], state["encoder"], state["step"]
         elif path.is_dir():
-            config, weights, vectors = load_export(path)
+            config, weights, vectors = load_pretrained(path)
             model_config, vocab, identity, step = config["model"], config["vocab"], config["encoder"], config.get("step")
         elif path == DEFAULT_MODEL:
             raise FileNotFoundError(f"{path}: the shipped model is missing from this install. "
@@ -103,6 +102,14 @@ class Colorizer:
         table = TagTable(vocab, vectors, identity)
         return cls(generator, table, model_cfg.size, pick_device(device), source=str(path), step=step,
                    model_config=model_cfg.__dict__)
+
+    def save_pretrained(self, folder: str | os.PathLike, half: bool = False) -> Path:
+        """Write this model as a model folder (``model.safetensors`` + ``config.json``) that
+        :meth:`from_pretrained` reads back; ``half`` stores float16."""
+        from colorize.models.io import save_pretrained
+
+        return save_pretrained(Path(folder), self.G.state_dict(), self.model_config, self.vocab, self.table.vectors,
+                               self.table.identity, self.step or 0, half=half)
 
     @property
     def conditioning(self) -> str:
@@ -155,21 +162,22 @@ class Colorizer:
         return rgb
 
     @torch.inference_mode()
-    def predict(self, sketches: torch.Tensor, tags: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def predict(self, sketches: torch.Tensor, tags: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                compose: bool = True) -> torch.Tensor:
         """The raw model: sketches [B, 3, S, S] and tags (tokens and mask from :meth:`embed`, or
-        pooled [B, dim]) in, colours [B, 3, S, S] in [-1, 1] out."""
+        pooled [B, dim]) in, colours [B, 3, S, S] in [-1, 1] out. ``compose=False``: a model
+        that multiplies the lines over its fills returns the fills alone."""
         sketches = sketches.to(self.device)
-        if self.conditioning == "none":
-            return self.G(sketches).float()
         tokens, mask = tags if isinstance(tags, tuple) else (tags, None)
-        return self.G(sketches, tokens.to(self.device), None if mask is None else mask.to(self.device)).float()
+        return self.G(sketches, tokens.to(self.device), None if mask is None else mask.to(self.device),
+                      compose=compose).float()
 
-    def colour_squares(self, squares: Sequence[np.ndarray],
-                       tag_sets: Sequence[str | Sequence[str] | None]) -> np.ndarray:
+    def colour_squares(self, squares: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
+                       compose: bool = True) -> np.ndarray:
         """The model on white-padded squares from :func:`fit_square`: RGB uint8 [B, S, S, 3] in and out."""
         batch = torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         assert batch.shape[1:] == (3, self.size, self.size), f"squares {tuple(batch.shape)}, model {self.size} px"
-        out = self.predict(batch, self.embed(tag_sets))
+        out = self.predict(batch, self.embed(tag_sets), compose=compose)
         return out.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
     def colorize_batch(self, images: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
@@ -179,7 +187,8 @@ class Colorizer:
         if not images:
             return []
         squares, boxes = zip(*(fit_square(rgb, self.size) for rgb in images), strict=True)
-        out = self.colour_squares(squares, tag_sets)
+        # with the lines laid over at full size, a model's own lines at its size would only blur them
+        out = self.colour_squares(squares, tag_sets, compose=not keep_lines)
         return [self.finish(o, rgb, box, keep_lines) for o, rgb, box in zip(out, images, boxes, strict=True)]
 
     def colorize(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
@@ -202,13 +211,14 @@ class Colorizer:
         return (colour.astype(np.uint16) * original.astype(np.uint16) // 255).astype(np.uint8)
 
 
-class _RowwiseLinear(nn.Module):
-    """``nn.Linear`` one row at a time, so a row's result never depends on the batch around it.
+class _SampleLinear(nn.Module):
+    """``nn.Linear`` as one matrix product per sample, so a sample's result never depends
+    on the batch around it.
 
-    BLAS picks its kernel (and so its summation order) by the number of rows: a tag vector
-    in a batch of 8 came out up to 1e-6 away from the same vector alone, enough to move a
-    pixel by one level. The linear layers here are the small tag MLPs, so the loop costs
-    microseconds; the convolutions were checked to give the same bytes at any batch size.
+    A plain linear layer folds the batch into one matrix product, and BLAS picks its kernel
+    (and so its summation order) by the number of rows: a tag vector in a batch of 8 came
+    out up to 1e-6 away from the same vector alone, enough to move a pixel by one level.
+    ``torch.bmm`` runs the same product for every sample, whatever the batch size.
     """
 
     def __init__(self, linear: nn.Linear):
@@ -216,35 +226,47 @@ class _RowwiseLinear(nn.Module):
         self.weight, self.bias = linear.weight, linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([F.linear(row, self.weight, self.bias) for row in x.split(1)])
+        b = x.shape[0]
+        y = torch.bmm(x.reshape(b, -1, x.shape[-1]), self.weight.t().expand(b, -1, -1))
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*x.shape[:-1], -1)
 
 
-def _per_sample(block: nn.Module) -> nn.Module:
-    """Run ``block`` one sample at a time, for the same reason as :class:`_RowwiseLinear`.
+class _SamplePointwise(nn.Module):
+    """A 1x1 convolution as one matrix product per sample, for the same reason.
 
-    Cross-attention's matrix products also pick kernels by batch size; a tokens model has
-    a few such blocks, at coarse levels only (16x16 positions at most), so the loop is
-    cheap. The block keeps its parameters and state-dict names.
+    The 1x1 projections in cross-attention are matrix products in disguise, and at small
+    maps (2x2 at the coarsest level) their batched kernel also changed with the batch
+    size; the larger convolutions of the U-Net were checked to give the same bytes at any
+    batch size.
     """
-    forward = block.forward
 
-    def one_at_a_time(x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
-        return torch.cat([forward(x[i:i + 1], *(a[i:i + 1] for a in args)) for i in range(x.shape[0])])
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        assert conv.kernel_size == (1, 1) and conv.groups == 1, conv
+        self.weight, self.bias = conv.weight, conv.bias
 
-    block.forward = one_at_a_time
-    return block
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        y = torch.bmm(self.weight[:, :, 0, 0].expand(b, -1, -1), x.reshape(b, c, h * w))
+        if self.bias is not None:
+            y = y + self.bias[:, None]
+        return y.reshape(b, -1, h, w)
 
 
-def _rowwise_linears(module: nn.Module) -> nn.Module:
-    """Swap every ``nn.Linear`` inside ``module`` for :class:`_RowwiseLinear`, and run every
-    cross-attention block per sample (same parameters, same state-dict names)."""
-    from colorize.models.generator import CrossAttention
+def _batch_invariant(module: nn.Module) -> nn.Module:
+    """Swap every ``nn.Linear`` inside ``module`` for :class:`_SampleLinear`, and the 1x1
+    convolutions of cross-attention for :class:`_SamplePointwise` (same parameters, same
+    state-dict names)."""
+    from colorize.models.layers import CrossAttention
 
     for name, child in module.named_children():
         if type(child) is nn.Linear:
-            setattr(module, name, _RowwiseLinear(child))
+            setattr(module, name, _SampleLinear(child))
         elif isinstance(child, CrossAttention):
-            _per_sample(_rowwise_linears(child))
+            child.q, child.out = _SamplePointwise(child.q), _SamplePointwise(child.out)
+            _batch_invariant(child)
         else:
-            _rowwise_linears(child)
+            _batch_invariant(child)
     return module

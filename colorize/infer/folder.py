@@ -450,7 +450,7 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                     bar.update()
             if ready:
                 squares, tag_sets = [square for _, _, square, _ in ready], [job.tags for job, *_ in ready]
-                colours = colorizer.colour_squares(squares, tag_sets)
+                colours = colorizer.colour_squares(squares, tag_sets, compose=False)  # lines go over at full size
                 for (job, rgb, _, box), colour in zip(ready, colours, strict=True):
                     writes.append((job, pool.submit(_write, job, colour, rgb, box)))
             finish_writes(keep=PREFETCH * batch_size)

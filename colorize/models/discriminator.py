@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize.models.generator import TagProjector, as_tokens, masked_mean, norm_layer
+from colorize.models.layers import TagProjector, as_tokens, masked_mean, norm_layer
 
 __all__ = ["PatchDiscriminator"]
 

@@ -45,9 +45,10 @@ from colorize.data.tags import MONOCHROME
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
+from colorize.models.io import load_checkpoint, save_checkpoint, save_pretrained
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
-from colorize.train.checkpoint import export_model, find_checkpoint, load_checkpoint, new_run_dir, save_checkpoint
+from colorize.train.checkpoint import find_checkpoint, new_run_dir
 from colorize.train.distributed import init_distributed
 from colorize.train.ema import EMA
 from colorize.train.sampler import BatchPlan
@@ -153,7 +154,8 @@ class Trainer:
 
         splits = ("train", "excluded") if cfg.include_flags else "train"
         self.dataset = PairDataset(cfg.data, split=splits, size=cfg.model.size, augment=cfg.augment,
-                                   cache=cfg.cache)
+                                   cache=cfg.cache, augment_size=cfg.augment_size or None,
+                                   cache_mb=cfg.cache_mb)
         if len(self.dataset) == 0:
             raise ValueError(f"{cfg.data}: the train split is empty; nothing to train on.")
         if cfg.variant_weight > 0:
@@ -258,8 +260,9 @@ class Trainer:
             target, tag_sets = desaturate_some(target, tag_sets, cfg.monochrome, self.rng)
         tags = self.table.tokens(tag_sets)
         differ = batch["differ"].to(self.device) if cfg.variant_weight > 0 and "differ" in batch else None
+        lines = batch["lines"].to(self.device).contiguous(memory_format=cl) if "lines" in batch else None
         with self._autocast():
-            fake = self.G_train(sketch, *(tags if self.G.conditioning != "none" else ()))
+            fake = self.G_train(sketch, *tags, lines=lines)
         losses = self.d_step(sketch, target, fake, tags) if cfg.gan_lambda > 0 else {}
         losses |= self.g_step(sketch, target, fake, tags, differ)
         self.scaler.update()
@@ -292,8 +295,8 @@ class Trainer:
         }
 
     def _export(self) -> None:
-        export_model(self.run_dir / "export", self.G_eval.state_dict(), self.config.model.__dict__,
-                     list(self.table.vocab), self.table.vectors, self.table.identity, self.step)
+        save_pretrained(self.run_dir / "export", self.G_eval.state_dict(), self.config.model.__dict__,
+                        list(self.table.vocab), self.table.vectors, self.table.identity, self.step)
 
     def save(self) -> Path | None:
         """Checkpoint (rotated); refresh the export unless checks choose it. Main process only."""

@@ -62,10 +62,7 @@ class VariantProbe:
                     chunk = self.rows[start:start + self.batch_size]
                     batch = torch.stack([to_tensor(sketches[r["id"]]) for r in chunk]).to(device)
                     tokens, mask = table.tokens([r["tags"] for r in chunk])
-                    if getattr(G, "conditioning", "none") == "none":
-                        out = G(batch)
-                    else:
-                        out = G(batch, tokens.to(device), mask.to(device))
+                    out = G(batch, tokens.to(device), mask.to(device))
                     outputs.update({r["id"]: to_image(o) for r, o in zip(chunk, out, strict=True)})
                 result = score(self.rows, outputs, self.colours)
                 prefix = f"{name}_" if name else ""
