@@ -40,6 +40,7 @@ class ModelConfig:
     cond_dim: int = 256        # FiLM MLP width
     grid: int = 16             # side of the coarse tag plane in channel mode
     attn_size: int = 16        # tokens mode: cross-attention in decoder blocks of this side or less
+    colour_words: bool = False  # a tag that names a colour ("red question mark") also gives it as a tag ("red")
     lines: str = "paint"       # paint: the generator redraws the lines | multiply: it paints fills, the sketch is multiplied over
     tag_dim: int = 384         # tag embedding size; set from the encoder
 

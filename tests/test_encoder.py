@@ -68,3 +68,14 @@ def test_tag_dropout_rates():
     empty = sum(not s for s in sets) / len(sets)
     kept = sum(len(s) for s in sets if s) / (4 * sum(1 for s in sets if s))
     assert 0.08 < empty < 0.13 and 0.76 < kept < 0.84
+
+
+def test_a_table_with_colour_words_adds_the_colours_tags_name(encoder):
+    table = TagTable.build(["red question mark", "white question mark", "red", "white"], encoder)
+    plain_tokens, plain_mask = table.tokens([["red question mark"]])
+    table.colour_words = True
+    tokens, mask = table.tokens([["red question mark"], ["white question mark"]])
+    assert plain_mask.sum() == 1 and mask.sum(dim=1).tolist() == [2, 2]
+    red = table.vectors[table.index["red"]]
+    assert any(torch.equal(row, red) for row in tokens[0][mask[0]])
+    assert not any(torch.equal(row, red) for row in tokens[1][mask[1]])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from colorize.data.tags import emoji_tags, normalize_tag, parse_tags, place_tones
+from colorize.data.tags import emoji_tags, normalize_tag, parse_tags, place_tones, with_colour_words
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -58,3 +58,15 @@ def test_place_tones_leaves_other_attributes_alone():
     assert place_tones(["light skin tone", "dark skin tone", "red hair"], ["light skin tone", "dark skin tone"]) == \
         ["light skin tone on the left", "dark skin tone on the right", "red hair"]
     assert place_tones(["light skin tone"], ["light skin tone"]) == ["light skin tone"]
+
+
+@pytest.mark.parametrize("tags, added", [
+    (["red question mark"], ["red"]),
+    (["man", "dark skin tone", "white hair"], ["white"]),       # skin tones are not colours
+    (["woman", "light skin tone", "blond hair"], []),
+    (["gray cat", "blue-green thing"], ["grey", "blue", "green"]),  # aliases, hyphens
+    (["red heart", "red"], []),                                   # never twice
+    (["rainbow"], []),
+])
+def test_colour_words_become_tags_of_their_own(tags, added):
+    assert with_colour_words(tags) == tags + added

@@ -17,10 +17,16 @@ from collections.abc import Iterable
 
 import emoji
 
-__all__ = ["MONOCHROME", "normalize_tag", "parse_tags", "emoji_tags", "is_flag_sequence", "place_tones"]
+__all__ = ["COLOUR_WORDS", "MONOCHROME", "normalize_tag", "with_colour_words", "parse_tags", "emoji_tags", "is_flag_sequence", "place_tones"]
 
 # The tag that asks for no colour; `colorize train --monochrome` teaches it.
 MONOCHROME = "monochrome"
+# Basic colour terms. A model with ``colour_words`` on also gets each one that a tag names
+# as a tag of its own ("red question mark" -> + "red"), so what it learns of "red" from
+# hearts, apples and circles reaches a shape it has never seen.
+COLOUR_WORDS = ("black", "blue", "brown", "gold", "green", "grey", "orange", "pink", "purple", "red", "silver",
+                "white", "yellow")
+_COLOUR_ALIASES = {"gray": "grey", "violet": "purple"}
 
 _SPACES = re.compile(r"\s+")
 
@@ -47,6 +53,25 @@ _JOINERS = {0x200D, 0xFE0F, 0xFE0E}
 def normalize_tag(tag: str) -> str:
     """One tag in canonical form: underscores as spaces, single spaces, lower case."""
     return _SPACES.sub(" ", tag.replace("_", " ")).strip().lower()
+
+
+def with_colour_words(tags: Iterable[str]) -> list[str]:
+    """``tags`` plus every basic colour term they name, as tags of their own.
+
+    Skin tones are left alone: they are tags of their own already, and "light" or "dark"
+    are not colours.
+    """
+    tags = list(tags)
+    found = []
+    for tag in tags:
+        if "skin tone" in tag:
+            continue
+        for word in re.split(r"[^a-z]+", tag.lower()):
+            word = _COLOUR_ALIASES.get(word, word)
+            if word in COLOUR_WORDS and word not in found:
+                found.append(word)
+    present = {normalize_tag(t) for t in tags}
+    return tags + [w for w in found if w not in present]
 
 
 def parse_tags(text: str | Iterable[str], sep: str = ",") -> list[str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorize.data.tags import normalize_tag
+from colorize.data.tags import normalize_tag, with_colour_words
 from colorize.fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = ["DEFAULT_ENCODER", "TagEncoder", "TagTable", "cache_dir"]
@@ -197,6 +197,7 @@ class TagTable:
         self.index = {t: i for i, t in enumerate(self.vocab)}
         self.identity = identity or {}
         self.vectors = vectors.float()
+        self.colour_words = False  # tokens(): add the colour terms tags name (see data.tags.with_colour_words)
         self.encoder: TagEncoder | None = None
 
     def to(self, device: torch.device | str) -> TagTable:
@@ -241,6 +242,8 @@ class TagTable:
         gives the same row; padding (zeros, mask False) fills rows up to ``T``, the largest
         set or ``min_length``. An empty set is a row of padding only.
         """
+        if self.colour_words:
+            tag_sets = [with_colour_words(tags) for tags in tag_sets]
         self.add(t for tags in tag_sets for t in tags)
         rows = [sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)}) for tags in tag_sets]
         length = max([min_length, *map(len, rows)])

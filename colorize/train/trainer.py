@@ -41,7 +41,7 @@ from tqdm import tqdm
 from colorize.config import TrainConfig, config_from_dict
 from colorize.data.dataset import PairDataset, collate_pairs, variant_masks
 from colorize.data.manifest import Manifest
-from colorize.data.tags import MONOCHROME
+from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
@@ -148,8 +148,11 @@ class Trainer:
             vocab = {t for row in Manifest(cfg.data) for t in row["tags"]}
             if cfg.monochrome > 0:
                 vocab.add(MONOCHROME)
+            if cfg.model.colour_words:
+                vocab |= set(with_colour_words(sorted(vocab)))  # the colour terms the tags name
             self.table = TagTable.build(vocab, TagEncoder(cfg.encoder))
             cfg.model.tag_dim = self.table.dim
+        self.table.colour_words = cfg.model.colour_words
         self.table.to(self.device)
 
         splits = ("train", "excluded") if cfg.include_flags else "train"
