@@ -22,7 +22,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -30,6 +29,8 @@ from torch import nn
 from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
 from colorize.data.tags import normalize_tag, parse_tags
 from colorize.device import pick_device
+from colorize.finish import finish as finish_picture
+from colorize.finish import upscale
 from colorize.text.encoder import TagEncoder, TagTable
 
 __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
@@ -100,6 +101,7 @@ class Colorizer:
         generator = build_generator(model_cfg)
         generator.load_state_dict(weights)
         table = TagTable(vocab, vectors, identity)
+        table.colour_words = model_cfg.colour_words
         return cls(generator, table, model_cfg.size, pick_device(device), source=str(path), step=step,
                    model_config=model_cfg.__dict__)
 
@@ -181,7 +183,7 @@ class Colorizer:
         return out.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
     def colorize_batch(self, images: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
-                       keep_lines: bool = True) -> list[np.ndarray]:
+                       keep_lines: bool = True, finish: str = "soft") -> list[np.ndarray]:
         """Colour RGB uint8 sketches (any sizes) with one tag set each; returns RGB uint8 at their sizes."""
         assert len(images) == len(tag_sets), f"{len(images)} images but {len(tag_sets)} tag sets"
         if not images:
@@ -189,26 +191,21 @@ class Colorizer:
         squares, boxes = zip(*(fit_square(rgb, self.size) for rgb in images), strict=True)
         # with the lines laid over at full size, a model's own lines at its size would only blur them
         out = self.colour_squares(squares, tag_sets, compose=not keep_lines)
-        return [self.finish(o, rgb, box, keep_lines) for o, rgb, box in zip(out, images, boxes, strict=True)]
+        return [self.finish(o, rgb, box, keep_lines, finish) for o, rgb, box in zip(out, images, boxes, strict=True)]
 
     def colorize(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
-                 keep_lines: bool = True) -> np.ndarray:
+                 keep_lines: bool = True, finish: str = "soft") -> np.ndarray:
         """Colour one sketch (a path, file bytes, a PIL image or an RGB array); RGB uint8 at its own size."""
-        return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines)[0]
+        return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines, finish=finish)[0]
 
     @staticmethod
     def finish(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int],
-               keep_lines: bool = True) -> np.ndarray:
-        """A coloured square -> the picture at ``original``'s size, its lines laid over the colour."""
-        x, y, w, h = box
-        colour = square[y:y + h, x:x + w]
-        height, width = original.shape[:2]
-        if (width, height) != (w, h):
-            colour = cv2.resize(colour, (width, height), interpolation=cv2.INTER_CUBIC if width > w else cv2.INTER_AREA)
+               keep_lines: bool = True, how: str = "soft", gap: int | None = None) -> np.ndarray:
+        """A coloured square -> the picture at ``original``'s size, its lines laid over the
+        colour (``how``: ``soft`` or ``flat``, see :mod:`colorize.finish`)."""
         if not keep_lines:
-            return np.ascontiguousarray(colour)
-        # multiply blend: white paper lets the colour through, the drawn lines stay as drawn
-        return (colour.astype(np.uint16) * original.astype(np.uint16) // 255).astype(np.uint8)
+            return upscale(square, original, box)
+        return finish_picture(square, original, box, how=how, gap=gap)
 
 
 class _SampleLinear(nn.Module):

@@ -42,6 +42,8 @@ from tqdm import tqdm
 
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square, save_png
 from colorize.data.tagfiles import TagFileError, load_tag_table, sidecar_tags
+from colorize.finish import FINISHES, finish_layers
+from colorize.finish.layers import write_ora, write_regions
 from colorize.infer.colorizer import Colorizer, as_tag_list
 
 __all__ = ["Record", "RunReport", "Source", "TagResolver", "colour_files", "find_sources", "SHEET_SUFFIX"]
@@ -49,6 +51,7 @@ __all__ = ["Record", "RunReport", "Source", "TagResolver", "colour_files", "find
 log = logging.getLogger("colorize")
 
 SHEET_SUFFIX = ".side.png"  # --side-by-side: OUT/name.side.png beside OUT/name.png
+LAYERED_SUFFIXES = (".ora", ".regions.png")  # --layers: OUT/name.ora and OUT/name.regions.png
 PREFETCH = 2  # batches decoded ahead of the model
 GLOB_CHARS = "*?["
 
@@ -258,16 +261,20 @@ class _Job:
     output: Path
     sheet: Path | None
     tags: list[str]
+    layered: tuple[Path, Path] | None = None  # .ora, .regions.png
 
 
-def _outputs(source: Source, out: Path, side_by_side: bool) -> tuple[Path, Path | None]:
+def _outputs(source: Source, out: Path, side_by_side: bool,
+             layers: bool = False) -> tuple[Path, Path | None, tuple[Path, Path] | None]:
     rel = Path(*source.rel.parts)
     output = out / rel.with_name(rel.stem + ".png") if rel.suffix else out / (str(rel) + ".png")
-    return output, output.with_name(output.stem + SHEET_SUFFIX) if side_by_side else None
+    sheet = output.with_name(output.stem + SHEET_SUFFIX) if side_by_side else None
+    layered = tuple(output.with_name(output.stem + suffix) for suffix in LAYERED_SUFFIXES) if layers else None
+    return output, sheet, layered
 
 
 def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite: bool,
-          side_by_side: bool, report: RunReport) -> list[_Job]:
+          side_by_side: bool, report: RunReport, layers: bool = False) -> list[_Job]:
     """One record per source; jobs for those that can be coloured, the rest failed or skipped here."""
     inputs = {s.path.resolve() for s in sources}
     claimed: dict[Path, str] = {}
@@ -275,9 +282,9 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
     for source in sources:
         record = Record(source=str(source.path))
         report.records.append(record)
-        output, sheet = _outputs(source, out, side_by_side)
+        output, sheet, layered = _outputs(source, out, side_by_side, layers)
         record.output = str(output)
-        targets = [output] + ([sheet] if sheet is not None else [])
+        targets = [output] + ([sheet] if sheet is not None else []) + list(layered or ())
         clash = next((t for t in targets if t.resolve() in claimed), None)
         replaces = next((t for t in targets if t.resolve() in inputs), None)
         for target in targets:
@@ -300,7 +307,7 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
             record.message = f"{existing[0]} exists; pass --overwrite to replace it."
             log.info("%s: skipped, %s", record.source, record.message)
             continue
-        jobs.append(_Job(len(report.records) - 1, source, output, sheet, record.tags))
+        jobs.append(_Job(len(report.records) - 1, source, output, sheet, record.tags, layered))
     return jobs
 
 
@@ -317,12 +324,16 @@ def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray
     return rgb, square, box
 
 
-def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Worker thread: lay the lines over the colour at full size and write the PNG(s) atomically."""
-    result = Colorizer.finish(colour, rgb, box)
-    save_png(job.output, result)
+def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int], how: str = "soft",
+           gap: int | None = None) -> None:
+    """Worker thread: finish at full size (lines laid over) and write the file(s) atomically."""
+    finished = finish_layers(colour, rgb, box, how=how, gap=gap, regions=job.layered is not None)
+    save_png(job.output, finished.result)
     if job.sheet is not None:
-        save_png(job.sheet, np.hstack([rgb, result]))
+        save_png(job.sheet, np.hstack([rgb, finished.result]))
+    if job.layered is not None:
+        write_ora(job.layered[0], finished)
+        write_regions(job.layered[1], finished.labels)
 
 
 def _read_problem(e: ImageError | OSError) -> str:
@@ -350,6 +361,9 @@ def colour_files(
     max_pixels: int = MAX_PIXELS,
     workers: int | None = None,
     progress: bool = True,
+    finish: str = "soft",
+    gap: int | None = None,
+    layers: bool = False,
 ) -> RunReport:
     """Colour every sketch that ``inputs`` name into the folder ``out``; see the module docstring.
 
@@ -366,12 +380,19 @@ def colour_files(
         max_pixels: refuse images with more pixels than this (decompression bombs).
         workers: threads that decode and write images; default min(4, cores).
         progress: show a progress bar on stderr.
+        finish: ``soft`` (the model's colour scaled up) or ``flat`` (one colour per region
+            of the sketch); see :mod:`colorize.finish`.
+        gap: stroke gaps up to twice this many pixels are closed when finding regions;
+            None scales with the picture.
+        layers: also write ``name.ora`` (soft colour, flats, lines) and ``name.regions.png``.
 
     Raises ``FileNotFoundError`` / ``ValueError`` / :class:`TagFileError` for problems
     with the whole run (no inputs, output inside the input, an unreadable tags file);
     problems with single files are recorded in the report and the run goes on.
     """
     assert batch_size >= 1, batch_size
+    if finish not in FINISHES:
+        raise ValueError(f"unknown finish {finish!r}; choose from {', '.join(FINISHES)}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {out} is a file; the output is a folder. Choose a folder path.")
@@ -382,7 +403,7 @@ def colour_files(
     if not allow_inside_input:
         check_output_folder(inputs, sources, out)
     report = RunReport()
-    jobs = _plan(sources, out, resolver, overwrite, side_by_side, report)
+    jobs = _plan(sources, out, resolver, overwrite, side_by_side, report, layers)
     report.unmatched_rows = resolver.unmatched()
     if report.unmatched_rows:
         shown = ", ".join(report.unmatched_rows[:5]) + (", ..." if len(report.unmatched_rows) > 5 else "")
@@ -392,7 +413,8 @@ def colour_files(
     report.unknown_tags = sorted({t for job in jobs for t in colorizer.unknown_tags(job.tags)})
     if report.unknown_tags:
         _embed_all(colorizer, report.unknown_tags)
-    _run(colorizer, jobs, report, batch_size, max_pixels, workers or min(4, os.cpu_count() or 1), progress)
+    _run(colorizer, jobs, report, batch_size, max_pixels, workers or min(4, os.cpu_count() or 1), progress,
+         finish, gap)
     return report
 
 
@@ -407,7 +429,7 @@ def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
 
 
 def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
-         workers: int, progress: bool) -> None:
+         workers: int, progress: bool, finish: str = "soft", gap: int | None = None) -> None:
     """Decode ahead, colour batch by batch on the main thread, write behind; fill in the records."""
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     bar = tqdm(total=len(jobs), desc="colour", unit="img", disable=not progress, file=sys.stderr)
@@ -429,6 +451,8 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
             except OSError as e:
                 _fail(record, f"cannot write {job.output} ({e.strerror or e}). Check that the output folder "
                               f"is writable and has free space.")
+            except ValueError as e:  # finishing refused this picture (e.g. too many regions for the region map)
+                _fail(record, f"cannot finish it: {e}.")
             else:
                 record.status = "coloured"
                 log.info("%s -> %s  %s", record.source, record.output,
@@ -452,7 +476,7 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                 squares, tag_sets = [square for _, _, square, _ in ready], [job.tags for job, *_ in ready]
                 colours = colorizer.colour_squares(squares, tag_sets, compose=False)  # lines go over at full size
                 for (job, rgb, _, box), colour in zip(ready, colours, strict=True):
-                    writes.append((job, pool.submit(_write, job, colour, rgb, box)))
+                    writes.append((job, pool.submit(_write, job, colour, rgb, box, finish, gap)))
             finish_writes(keep=PREFETCH * batch_size)
         finish_writes(keep=0)
     finally:
