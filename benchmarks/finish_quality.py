@@ -39,7 +39,7 @@ def bleed(output: np.ndarray, sketch: np.ndarray, colour: np.ndarray) -> tuple[i
     labels = find_regions(sketch, ink=ink)
     truth = region_medians(labels, cv2.cvtColor(colour, cv2.COLOR_RGB2LAB), use=~ink)
     lab_truth = cv2.cvtColor(truth[None], cv2.COLOR_LAB2RGB)[0]
-    true_lab = _lab(lab_truth)[labels]  # [H, W, 3], each pixel its region's true colour
+    true_lab = _lab(lab_truth[None])[0][labels]  # [H, W, 3], each pixel its region's true colour
     out_lab = _lab(output)
     own = np.linalg.norm(out_lab - true_lab, axis=-1)
     h, w = labels.shape
