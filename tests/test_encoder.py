@@ -79,3 +79,5 @@ def test_a_table_with_colour_words_adds_the_colours_tags_name(encoder):
     red = table.vectors[table.index["red"]]
     assert any(torch.equal(row, red) for row in tokens[0][mask[0]])
     assert not any(torch.equal(row, red) for row in tokens[1][mask[1]])
+    pooled = table.pool([["red question mark"]])[0]  # pooling reads the same set as tokens
+    assert torch.allclose(pooled, tokens[0][mask[0]].mean(dim=0))

@@ -47,8 +47,8 @@ class Finished:
 
     sketch: np.ndarray        # the lines as given, RGB uint8
     soft: np.ndarray          # the model's colour, scaled up, RGB uint8
-    flats: np.ndarray | None  # one colour per region, RGB uint8 (flat finish only)
-    labels: np.ndarray | None  # region ids, int32 1..N (flat finish only)
+    flats: np.ndarray | None  # one colour per region, RGB uint8 (flat finish, or regions asked for)
+    labels: np.ndarray | None  # region ids, int32 1..N (likewise)
     result: np.ndarray        # the chosen finish with the lines laid over
 
 

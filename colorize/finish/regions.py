@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["DEFAULT_GAP", "find_regions", "line_mask", "region_count"]
+__all__ = ["DEFAULT_GAP", "find_regions", "line_mask"]
 
 DEFAULT_GAP = 2           # ball radius in pixels at 512 px; scaled with the picture (see find_regions)
 INK_CONTRAST = 0.72       # a pixel is ink when darker than this share of the paper's brightness
@@ -110,6 +110,3 @@ def find_regions(rgb: np.ndarray, gap: int | None = None, min_area: int | None =
         unlabelled = markers <= 0
     return markers
 
-
-def region_count(labels: np.ndarray) -> int:
-    return int(labels.max())

@@ -29,8 +29,7 @@ from torch import nn
 from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
 from colorize.data.tags import normalize_tag, parse_tags
 from colorize.device import pick_device
-from colorize.finish import finish as finish_picture
-from colorize.finish import upscale
+from colorize.finish import finish as finish_picture, upscale
 from colorize.text.encoder import TagEncoder, TagTable
 
 __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]

@@ -235,6 +235,14 @@ class TagTable:
         self.vectors = torch.cat([self.vectors, vectors])
         return new
 
+    def _rows(self, tag_sets: Sequence[Sequence[str]]) -> list[list[int]]:
+        """Each set's vocabulary indices, deduplicated and sorted; unknown tags are embedded
+        first, and with ``colour_words`` the colour terms a set names join it."""
+        if self.colour_words:
+            tag_sets = [with_colour_words(tags) for tags in tag_sets]
+        self.add(t for tags in tag_sets for t in tags)
+        return [sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)}) for tags in tag_sets]
+
     def tokens(self, tag_sets: Sequence[Sequence[str]], min_length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Each tag set as a row of tag vectors: tokens ``[B, T, dim]`` and a bool mask ``[B, T]``.
 
@@ -242,10 +250,7 @@ class TagTable:
         gives the same row; padding (zeros, mask False) fills rows up to ``T``, the largest
         set or ``min_length``. An empty set is a row of padding only.
         """
-        if self.colour_words:
-            tag_sets = [with_colour_words(tags) for tags in tag_sets]
-        self.add(t for tags in tag_sets for t in tags)
-        rows = [sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)}) for tags in tag_sets]
+        rows = self._rows(tag_sets)
         length = max([min_length, *map(len, rows)])
         tokens = torch.zeros(len(rows), length, self.dim, device=self.vectors.device)
         mask = torch.zeros(len(rows), length, dtype=torch.bool, device=self.vectors.device)
@@ -257,10 +262,8 @@ class TagTable:
 
     def pool(self, tag_sets: Sequence[Sequence[str]]) -> torch.Tensor:
         """One vector per tag set: the mean of its tags' embeddings; zeros for an empty set."""
-        self.add(t for tags in tag_sets for t in tags)
         out = torch.zeros(len(tag_sets), self.dim, device=self.vectors.device)
-        for i, tags in enumerate(tag_sets):
-            ids = sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)})
+        for i, ids in enumerate(self._rows(tag_sets)):
             if ids:
                 out[i] = self.vectors[ids].mean(dim=0)
         return out
