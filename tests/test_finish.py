@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
 
-from colorize.finish import finish_layers
+from colorize.finish import finish_layers, lay_lines
 from colorize.finish.flats import flat_colours, region_medians
 from colorize.finish.regions import find_regions, line_mask
 
@@ -80,24 +82,77 @@ def test_hair_thin_lines_still_separate_regions():
     assert _label_at(labels, 125, 125) != _label_at(labels, 10, 10)
 
 
-def test_a_sketch_that_is_all_hatching_still_finishes():
+def test_a_sketch_that_is_all_hatching_falls_back_to_soft_and_says_so():
     img = _paper()
-    for x in range(0, 256, 3):
+    for x in range(-80, 256, 2):
         cv2.line(img, (x, 0), (x + 80, 255), (0, 0, 0), 1)
     labels = find_regions(img)
     assert labels.shape == (256, 256) and labels.min() >= 1
     soft = np.full((64, 64, 3), (200, 40, 40), np.uint8)
     done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
-    assert done.result.shape == img.shape
+    assert done.finish == "soft" and "ink" in done.note
+    assert np.array_equal(done.result, lay_lines(done.soft, img))
 
 
-def test_a_sketch_with_no_lines_is_one_white_region():
+def test_a_sketch_with_no_lines_falls_back_to_soft_and_says_so():
     img = _paper()
     labels = find_regions(img)
     assert (labels == 1).all()
-    soft = np.full((64, 64, 3), 250, np.uint8)
+    soft = np.full((64, 64, 3), (120, 200, 90), np.uint8)
     done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
-    assert (done.result == 255).all()
+    assert done.finish == "soft" and "no lines" in done.note
+    assert np.abs(done.result.astype(int) - (120, 200, 90)).max() <= 1  # the model's colour, not white
+
+
+def test_open_strokes_fall_back_to_soft_when_the_model_paints_one_colour():
+    img = _paper()
+    cv2.line(img, (30, 40), (200, 60), (0, 0, 0), 2)
+    cv2.line(img, (50, 200), (120, 100), (0, 0, 0), 2)
+    soft = np.full((64, 64, 3), (230, 220, 90), np.uint8)
+    done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
+    assert done.finish == "soft" and "enclose no region" in done.note
+
+
+def test_clean_lines_finish_flat_without_a_note():
+    img = _square_with_gap(gap=0, thickness=3)
+    soft = np.full((64, 64, 3), 250, np.uint8)
+    soft[20:44, 20:44] = (40, 90, 200)
+    done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
+    assert done.finish == "flat" and done.note is None
+
+
+def test_a_figure_open_at_the_edge_keeps_the_colour_the_model_gave_it():
+    """A shirt whose outline runs off the bottom of the picture is one region with the
+    paper around it; the model painted it blue, so its flat is blue and the paper white."""
+    img = _paper()
+    cv2.ellipse(img, (128, 256), (70, 90), 0, 180, 360, (0, 0, 0), 3)  # a shoulder line, open below
+    soft = np.full((64, 64, 3), 250, np.uint8)
+    cv2.ellipse(soft, (32, 64), (16, 21), 0, 180, 360, (60, 110, 220), -1)
+    done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
+    assert done.finish == "flat"
+    assert np.abs(done.flats[230, 128].astype(int) - (60, 110, 220)).max() < 12, done.flats[230, 128]
+    assert (done.flats[20, 20] == 255).all() and (done.flats[250, 10] == 255).all()
+    shirt = done.labels == done.labels[230, 128]
+    assert len(np.unique(done.flats[shirt].reshape(-1, 3), axis=0)) == 1
+
+
+def test_a_smeared_region_stays_one_flat():
+    """Colour that drifts within one region (the model's smear) is not cut into pieces."""
+    img = _square_with_gap(gap=0, thickness=3)
+    soft = np.full((64, 64, 3), 250, np.uint8)
+    ramp = np.linspace(0, 1, 33)[None, :, None]
+    soft[15:48, 15:48] = ((1 - ramp) * (200, 60, 60) + ramp * (215, 85, 70)).astype(np.uint8)  # a 10-unit drift
+    done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
+    inside = done.labels == done.labels[125, 125]
+    assert inside[70:180, 70:180].all()
+
+
+def test_big_balls_close_wide_gaps_and_small_ones_still_seed_narrow_regions():
+    img = _square_with_gap(gap=12, thickness=2)
+    cv2.rectangle(img, (100, 100), (104, 170), (0, 0, 0), 1)  # a 3-px-wide channel inside
+    labels = find_regions(img, gap=8)
+    assert labels[125, 125] != labels[10, 10]
+    assert labels[130, 102] not in (labels[125, 125], labels[10, 10])
 
 
 def test_region_medians_are_exact():
@@ -163,3 +218,106 @@ def test_run_writes_flats_and_layered_files_that_an_independent_reader_opens(tmp
     assert labels.dtype == np.uint16 and labels.shape == (300, 300) and labels.min() >= 1
     for region in np.unique(labels):  # one colour per region in the flats layer
         assert len(np.unique(images["flats"][labels == region], axis=0)) == 1
+
+
+def test_run_writes_a_psd_that_imagemagick_reads_layer_by_layer(tmp_path, dataset, tiny_model):
+    """--layers --layers-format psd: ImageMagick (not psd-tools, which wrote it) reads three
+    named layers of the sketch's size, with multiply on the lines and the soft colour
+    hidden; the layers hold the finished flats and lines, and the merged image, which
+    Pillow reads, is the flat result."""
+    import shutil
+    import subprocess
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from colorize.cli import main
+
+    if shutil.which("identify") is None:
+        reason = "ImageMagick is not installed (apt-get install imagemagick; .ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    src = tmp_path / "in"
+    src.mkdir()
+    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (200, 150),
+                     interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(src / "a.png"), big)
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--finish", "flat", "--layers", "--layers-format", "psd", "--tags", "red heart",
+                                       "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    assert not (out / "a.ora").exists() and (out / "a.regions.png").exists()
+    psd = out / "a.psd"
+    info = subprocess.run(["identify", "-format", "%[label]|%w|%h|%[compose]\n", str(psd)],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(info) == 4, info  # the merged image, then one line per layer, bottom first
+    layers = [line.split("|") for line in info[1:]]
+    assert [name for name, *_ in layers] == ["soft colour", "flats", "lines"]
+    assert all((w, h) == ("200", "150") for _, w, h, _ in layers)
+    assert layers[1][3] == "Over" and layers[2][3] == "Multiply"
+    assert layers[0][3] == "None", "the soft colour layer is hidden"
+
+    def layer(i):
+        png = subprocess.run(["convert", f"{psd}[{i}]", "-alpha", "off", "png:-"], capture_output=True,
+                             check=True).stdout
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    flat = np.asarray(Image.open(out / "a.png").convert("RGB")).astype(np.int32)
+    flats, lines = layer(2).astype(np.int32), layer(3).astype(np.int32)
+    assert np.array_equal(lines, cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
+    assert np.abs(flats * lines / 255.0 - flat).max() <= 1.0
+    labels = cv2.imread(str(out / "a.regions.png"), cv2.IMREAD_UNCHANGED)
+    for region in np.unique(labels):
+        assert len(np.unique(flats[labels == region], axis=0)) == 1
+    merged = np.asarray(Image.open(psd).convert("RGB")).astype(np.int32)
+    assert np.abs(merged - flat).max() <= 2
+
+
+def test_a_4000_px_scan_is_filled_at_4000_px_while_the_network_runs_at_its_own_size(tmp_path, dataset, tiny_model,
+                                                                                        monkeypatch):
+    from PIL import Image
+
+    from colorize.infer.colorizer import Colorizer
+    from colorize.infer.folder import colour_files
+
+    src = tmp_path / "in"
+    src.mkdir()
+    sketch = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (4000, 4000),
+                        interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(src / "scan.png"), sketch)
+    colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
+    seen = []
+    real = colorizer.colour_squares
+
+    def spy(squares, *args, **kwargs):
+        seen.extend(square.shape for square in squares)
+        return real(squares, *args, **kwargs)
+
+    monkeypatch.setattr(colorizer, "colour_squares", spy)
+    report = colour_files(colorizer, [src], tmp_path / "out", tags="red heart", finish="flat", progress=False,
+                          max_pixels=20_000_000)
+    assert report.coloured == 1, report.records[0].message
+    assert seen == [(colorizer.size, colorizer.size, 3)]
+    with Image.open(tmp_path / "out" / "scan.png") as result:
+        assert result.size == (4000, 4000)
+
+
+def test_run_says_when_a_sketch_is_finished_soft_instead_of_flat(tmp_path, tiny_model):
+    from click.testing import CliRunner
+
+    from colorize.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "blank.png"), np.full((120, 90, 3), 255, np.uint8))
+    lines = np.full((120, 90, 3), 255, np.uint8)
+    cv2.rectangle(lines, (20, 20), (70, 100), (0, 0, 0), 2)
+    cv2.imwrite(str(src / "box.png"), lines)
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--finish", "flat", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "blank.png: finished soft, not flat: it has no lines to fill between" in result.output
+    assert "box.png: finished soft" not in result.output
+    assert (tmp_path / "out" / "blank.png").exists() and (tmp_path / "out" / "box.png").exists()

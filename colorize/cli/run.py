@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from colorize.data.images import MAX_PIXELS
+from colorize.finish import DEFAULT_FINISH, FINISHES
 
 
 class _TqdmHandler(logging.Handler):
@@ -40,15 +41,19 @@ class _TqdmHandler(logging.Handler):
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]),
               help="Where to run the model. auto: cuda, then mps, then cpu.")
 @click.option("--overwrite", is_flag=True, help="Replace existing results. Without it they are skipped.")
-@click.option("--finish", "finish", default="soft", show_default=True, type=click.Choice(["soft", "flat"]),
-              help="soft: the model's colour scaled up to the sketch's size. flat: every region the lines "
-                   "enclose painted one colour (the median of the model's), at the sketch's full size.")
+@click.option("--finish", "finish", default=DEFAULT_FINISH, show_default=True, type=click.Choice(FINISHES),
+              help="flat: every region the lines enclose painted one colour (the median of the model's), "
+                   "found at the sketch's full size; a sketch with no closed regions is finished soft, with a "
+                   "message. soft: the model's colour scaled up to the sketch's size.")
 @click.option("--gap", type=click.IntRange(0, 64),
               help="Regions: close gaps in the strokes up to twice this many pixels wide. "
                    "[default: 2 px per 512 px of the longer side]")
 @click.option("--layers", is_flag=True,
-              help="Also write NAME.ora (layers: soft colour, flats, lines on multiply; opens in Krita, GIMP, "
-                   "MyPaint) and NAME.regions.png (16-bit region ids).")
+              help="Also write a layered file (layers: soft colour, flats, lines on multiply) and "
+                   "NAME.regions.png (16-bit region ids).")
+@click.option("--layers-format", type=click.Choice(["ora", "psd", "both"]), default="ora", show_default=True,
+              help="The layered file --layers writes: NAME.ora (OpenRaster: Krita, GIMP, MyPaint) and/or "
+                   "NAME.psd (Photoshop, Krita, GIMP, Clip Studio, Affinity).")
 @click.option("--side-by-side", is_flag=True,
               help="Also write NAME.side.png beside each NAME.png: the sketch and the result side by side.")
 @click.option("--allow-inside-input", is_flag=True,
@@ -59,7 +64,8 @@ class _TqdmHandler(logging.Handler):
               help="Threads that decode and write images. [default: min(4, cores)]")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every sketch: its result and the tags it got, and where from.")
-def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, finish, gap, layers, side_by_side,
+def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, finish, gap, layers, layers_format,
+        side_by_side,
         allow_inside_input, max_pixels, workers, progress, verbose) -> None:
     """Colour line art: each INPUT is a sketch file, a folder (searched recursively) or a glob pattern.
 
@@ -74,7 +80,7 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
       'art/**/*.png'    OUT/<path under art/>.png
       loose file        OUT/<name>.png
     --side-by-side adds OUT/<...>.side.png (sketch | result); --layers adds
-    OUT/<...>.ora and OUT/<...>.regions.png.
+    OUT/<...>.ora (or .psd, see --layers-format) and OUT/<...>.regions.png.
 
     Tags come from --tags (all sketches), else --tags-file, else each sketch's sidecar
     (sketch.txt with comma-separated tags, or gallery-dl's sketch.png.json). Tags
@@ -104,7 +110,8 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
             report = colour_files(colorizer, inputs, out, tags=tags, tags_file=tags_file, batch_size=batch_size,
                                   overwrite=overwrite, side_by_side=side_by_side,
                                   allow_inside_input=allow_inside_input, max_pixels=max_pixels, workers=workers,
-                                  progress=progress, finish=finish, gap=gap, layers=layers)
+                                  progress=progress, finish=finish, gap=gap,
+                                  layers=(("ora", "psd") if layers_format == "both" else (layers_format,)) if layers else ())
         except (FileNotFoundError, ValueError, TagFileError) as e:
             raise click.ClickException(str(e)) from None
     finally:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 

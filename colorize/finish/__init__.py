@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from colorize.finish.flats import flat_colours
-from colorize.finish.regions import find_regions, line_mask
+from colorize.finish.flats import flat_colours, split_by_colour
+from colorize.finish.regions import as_grey, default_gap, default_min_area, find_seeds, flood, line_mask
 
-__all__ = ["FINISHES", "Finished", "finish", "finish_layers", "lay_lines", "upscale"]
+__all__ = ["DEFAULT_FINISH", "FINISHES", "Finished", "finish", "finish_layers", "flat_problem", "lay_lines", "upscale"]
 
 FINISHES = ("flat", "soft")
+DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, README "Flats"
 
 
 def upscale(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -50,26 +51,62 @@ class Finished:
     flats: np.ndarray | None  # one colour per region, RGB uint8 (flat finish, or regions asked for)
     labels: np.ndarray | None  # region ids, int32 1..N (likewise)
     result: np.ndarray        # the chosen finish with the lines laid over
+    finish: str = "soft"      # the finish the result has (flat can fall back to soft)
+    note: str | None = None   # why it fell back, for the user
 
 
-def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = "soft",
+MIN_PAPER = 0.15  # flat needs at least this share of paper (not ink) to fill
+MIN_OPEN = 0.2    # ...and at least this share of the paper wider than the gap ball
+
+
+def flat_problem(ink: np.ndarray, labels: np.ndarray, gap: int) -> str | None:
+    """Why a flat finish would not help this sketch (then it is finished soft), or None."""
+    paper_pixels = ink.size - np.count_nonzero(ink)
+    paper = paper_pixels / ink.size
+    if paper == 1.0:
+        return "it has no lines to fill between"
+    if paper < MIN_PAPER:
+        return f"it is {1 - paper:.0%} ink (solid black or dense hatching), too little paper between the lines to fill"
+    ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1))
+    if cv2.countNonZero(cv2.erode(np.logical_not(ink).view(np.uint8), ball)) < MIN_OPEN * paper_pixels:
+        return ("it is mostly ink (hatching or texture): most of its paper lies in gaps narrower than the "
+                "gap ball, so there are no areas to fill")
+    if labels.max() <= 1:
+        return "its lines enclose no region (open strokes), so there is nothing to fill one colour"
+    return None
+
+
+def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
                   gap: int | None = None, regions: bool = False) -> Finished:
     """Finish one picture and keep its layers (for layered files and the web page).
 
     ``regions``: find the regions and flats even for the soft finish (layered files hold both).
+    A sketch that flat finishing cannot help (no lines, all ink, no closed region; see
+    :func:`flat_problem`) is finished soft, and ``note`` says why.
     """
     if how not in FINISHES:
         raise ValueError(f"unknown finish {how!r}; choose from {', '.join(FINISHES)}")
     soft = upscale(square, sketch, box)
     flats = labels = None
     if how == "flat" or regions:
-        ink = line_mask(sketch)
-        labels = find_regions(sketch, gap=gap, ink=ink)
+        gap = default_gap(sketch.shape) if gap is None else gap
+        grey = as_grey(sketch)
+        ink = line_mask(grey)
+        seeds = find_seeds(grey, gap=gap, ink=ink)
+        # the model's pixel at the sketch's size: how far its scaled-up colour blurs
+        margin = max(1, round(max(sketch.shape[:2]) / max(square.shape[:2]) / 2))
+        labels = flood(split_by_colour(seeds, soft, ink, default_min_area(gap), margin), ink)
         flats = flat_colours(labels, soft, ink)
-    return Finished(sketch, soft, flats, labels, lay_lines(flats if how == "flat" else soft, sketch))
+        if how == "flat":
+            note = flat_problem(ink, labels, gap)
+            if note is None:
+                return Finished(sketch, soft, flats, labels, lay_lines(flats, sketch), "flat")
+            return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch), "soft",
+                            f"finished soft, not flat: {note}")
+    return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch))
 
 
-def finish(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = "soft",
+def finish(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
            gap: int | None = None) -> np.ndarray:
     """The finished picture alone (see :func:`finish_layers`)."""
     return finish_layers(square, sketch, box, how, gap).result

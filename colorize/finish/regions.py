@@ -9,15 +9,22 @@ a gap of width ``2 * gap`` or less separates two regions.
 1. :func:`line_mask`: which pixels are ink. The paper's own brightness is estimated first
    (a wide median of the picture), so a grey scan with JPEG noise is read against its own
    paper, not against pure white.
-2. Seeds: the paper eroded by the ball; each piece that is left is one region's seed.
-   Paper the ball could not reach (narrow regions) gets seeds of its own, as does any
-   part still unlabelled after the seeds grew back to their walls.
-3. Every pixel, ink included, is then assigned to a seed by a watershed over the
-   darkness of the sketch, so lines are the last pixels to be claimed and each line pixel
-   joins a region it borders: flats have no white seams under the lines.
+2. Seeds (:func:`find_seeds`): the paper eroded by the ball; each piece that is left is
+   one region's seed. Then balls of half the radius, down to 1 px, seed the paper the
+   larger balls could not reach (narrow regions), and what paper is still left gets
+   seeds of its own. So wide gaps are closed where regions are wide, and narrow regions
+   are not lost.
+3. :func:`flood`: every pixel, ink included, is then assigned to a seed by a watershed over the depth
+   of the ink (its distance from paper), so lines are the last pixels to be claimed and
+   each line pixel joins the region on its nearer side: flats have no white seams under
+   the lines.
 4. Regions smaller than ``min_area`` get no seed and so are absorbed by a neighbour.
 
     labels = find_regions(rgb, gap=2)   # int32 [H, W], 1..N; every pixel labelled
+
+Between steps 2 and 3, :func:`colorize.finish.flats.split_by_colour` may cut seeds in two
+where the model painted one region in two clearly different colours (a figure whose
+outline runs off the picture is one region with the paper around it).
 
 All of it is OpenCV and NumPy (erosion, connected components, watershed), linear in the
 number of pixels.
@@ -28,7 +35,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["DEFAULT_GAP", "find_regions", "line_mask"]
+__all__ = ["DEFAULT_GAP", "as_grey", "ball_radii", "default_gap", "default_min_area", "find_regions", "find_seeds", "flood", "ink_relief", "line_mask"]
 
 DEFAULT_GAP = 2           # ball radius in pixels at 512 px; scaled with the picture (see find_regions)
 INK_CONTRAST = 0.72       # a pixel is ink when darker than this share of the paper's brightness
@@ -36,17 +43,41 @@ INK_CONTRAST = 0.72       # a pixel is ink when darker than this share of the pa
 
 def line_mask(rgb: np.ndarray, contrast: float = INK_CONTRAST) -> np.ndarray:
     """Ink pixels (bool [H, W]) of an RGB or grey sketch, against its own paper."""
-    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = as_grey(rgb)
     h, w = grey.shape
-    # the paper: a median wide enough to step over strokes, on a shrunken copy (fast at 4096 px)
-    scale = max(1, max(h, w) // 256)
+    # the paper: a median wide enough to step over strokes, on a copy shrunk to about
+    # 128 px (so it costs the same at 4096 px), then the brightest nearby: paper, not ink
+    scale = max(1, max(h, w) // 128)
     small = cv2.resize(grey, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
-    paper = cv2.medianBlur(small, 15 if min(small.shape) >= 15 else 3)
-    paper = cv2.dilate(paper, np.ones((5, 5), np.uint8))  # the brightest nearby: paper, not ink
-    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    paper = cv2.medianBlur(small, 7 if min(small.shape) >= 7 else 3)
+    paper = cv2.dilate(paper, np.ones((3, 3), np.uint8))
     # a page that is dark everywhere has no paper to speak of: judge against white
-    paper = np.maximum(paper, 96.0)
-    return grey.astype(np.float32) < contrast * paper
+    threshold = np.round(contrast * np.maximum(paper, 96)).astype(np.uint8)
+    return grey < cv2.resize(threshold, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def as_grey(rgb: np.ndarray) -> np.ndarray:
+    """A sketch as one grey channel (uint8 [H, W])."""
+    return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def default_gap(shape: tuple[int, ...]) -> int:
+    """The gap radius for a picture of this size: DEFAULT_GAP px per 512 px of its longer side."""
+    return max(1, round(DEFAULT_GAP * max(shape[:2]) / 512))
+
+
+def default_min_area(gap: int) -> int:
+    """Regions with fewer pixels join a neighbour: a disc as wide as the ball, at least 4 px."""
+    return max(4, int(np.pi * (2 * gap) ** 2 / 4))
+
+
+def ball_radii(gap: int) -> list[int]:
+    """The balls rolled for a gap radius: ``gap``, then halving down to 1 (none for 0)."""
+    radii = []
+    while gap >= 1:
+        radii.append(gap)
+        gap //= 2
+    return radii
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -55,7 +86,15 @@ def _disc(radius: int) -> np.ndarray:
 
 def find_regions(rgb: np.ndarray, gap: int | None = None, min_area: int | None = None,
                  ink: np.ndarray | None = None) -> np.ndarray:
-    """Label every pixel of a sketch with its region (int32, 1..N).
+    """Label every pixel of a sketch with its region (int32, 1..N): :func:`find_seeds`,
+    then :func:`flood`. Args as for :func:`find_seeds`."""
+    ink = line_mask(rgb) if ink is None else ink
+    return flood(find_seeds(rgb, gap, min_area, ink), ink)
+
+
+def find_seeds(rgb: np.ndarray, gap: int | None = None, min_area: int | None = None,
+               ink: np.ndarray | None = None) -> np.ndarray:
+    """One seed per region (int32, 1..N; 0 where no seed is): steps 1, 2 and 4 above.
 
     Args:
         rgb: the sketch, uint8 RGB [H, W, 3] or grey [H, W], dark lines on light paper.
@@ -67,46 +106,71 @@ def find_regions(rgb: np.ndarray, gap: int | None = None, min_area: int | None =
         ink: a precomputed :func:`line_mask`.
     """
     h, w = rgb.shape[:2]
-    if gap is None:
-        gap = max(1, round(DEFAULT_GAP * max(h, w) / 512))
-    if min_area is None:
-        min_area = max(4, int(np.pi * (2 * gap) ** 2 / 4))
+    gap = default_gap((h, w)) if gap is None else gap
+    min_area = default_min_area(gap) if min_area is None else min_area
     ink = line_mask(rgb) if ink is None else ink
-    paper = (~ink).astype(np.uint8)
     markers = np.zeros((h, w), np.int32)
     count = 0
 
-    def add_seeds(mask: np.ndarray, smallest: int) -> None:
+    def add_seeds(mask: np.ndarray, smallest: int = 1) -> np.ndarray:
+        """Each 4-connected piece of ``mask`` (uint8) with ``smallest`` pixels or more
+        becomes a seed; returns the new seeds as a uint8 mask."""
         nonlocal count
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
-        keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= smallest) + 1
-        if keep.size == 0:
-            return
-        lookup = np.zeros(n, np.int32)
-        lookup[keep] = np.arange(count + 1, count + 1 + keep.size, dtype=np.int32)
-        new = lookup[labels]
-        markers[new > 0] = new[new > 0]
-        count += keep.size
+        n, pieces = cv2.connectedComponents(mask, connectivity=4, ltype=cv2.CV_32S)
+        if n == 1:
+            return np.zeros_like(mask)
+        if smallest > 1:
+            area = np.bincount(pieces.ravel()[np.flatnonzero(pieces)], minlength=n)
+            kept = area >= smallest
+            kept[0] = False
+            lookup = np.zeros(n, np.int32)
+            lookup[kept] = np.arange(count + 1, count + 1 + int(kept.sum()), dtype=np.int32)
+            pieces = np.take(lookup, pieces)
+            count += int(kept.sum())
+        else:
+            np.add(pieces, count, out=pieces, where=pieces > 0)
+            count += n - 1
+        markers[...] += pieces  # seeds only ever land on paper no earlier seed claimed
+        return (pieces > 0).view(np.uint8)
 
-    # 2. the ball's seeds, then the paper they cannot reach once grown back by the ball
-    if gap > 0:
-        add_seeds(cv2.erode(paper, _disc(gap)), 1)
-        reach = cv2.dilate((markers > 0).astype(np.uint8), _disc(gap + 1))
-        add_seeds(paper.astype(bool) & ~reach.astype(bool), min_area)
-    else:
-        add_seeds(paper, min_area)
+    # 2. trapped balls, largest first: each radius seeds the paper its larger balls left
+    #    unclaimed, so wide gaps are closed where regions are big and narrow regions still
+    #    get seeds of their own; then whatever paper is left, if it is big enough
+    free = np.logical_not(ink).view(np.uint8)
+    for radius in ball_radii(gap):
+        seeds = add_seeds(cv2.erode(free, _disc(radius)))
+        free = cv2.subtract(free, cv2.dilate(seeds, _disc(radius + 1)))
+    if cv2.countNonZero(free) >= min_area:
+        add_seeds(free, min_area)
     if count == 0:  # no paper at all (all ink, or a blank page read as ink): one region
-        return np.ones((h, w), np.int32)
-
-    # 3. everything else joins a seed, lines last: flood over the sketch's darkness
-    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    relief = np.where(ink, 255 - grey // 2, 0).astype(np.uint8)  # ink high, paper flat
-    cv2.watershed(cv2.merge([relief, relief, relief]), markers)
-    # watershed marks the pixels between basins -1 (and the 1-px frame): take a neighbour's label
-    unlabelled = markers <= 0
-    while unlabelled.any():
-        grown = cv2.dilate(np.where(unlabelled, 0, markers).astype(np.float32), np.ones((3, 3), np.uint8))
-        markers[unlabelled] = grown[unlabelled].astype(np.int32)
-        unlabelled = markers <= 0
+        markers[0, 0] = 1
     return markers
 
+
+def ink_relief(ink: np.ndarray) -> np.ndarray:
+    """The landscape :func:`flood` floods: 0 on paper, rising with the depth into the ink."""
+    mask = ink.view(np.uint8)
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    relief = cv2.convertScaleAbs(depth, alpha=4, beta=1) * mask  # 1 + 4 * depth (to 255) on ink, 0 on paper
+    return cv2.cvtColor(relief, cv2.COLOR_GRAY2BGR)
+
+
+def flood(markers: np.ndarray, ink: np.ndarray, relief: np.ndarray | None = None) -> np.ndarray:
+    """Grow seeds (int32 [H, W], 0 = unclaimed; changed in place) until every pixel has one.
+
+    A watershed over the depth of the ink (its distance from paper): paper is claimed
+    first, lines last, and each line pixel joins the region on its nearer side (noise in a
+    scan's ink makes no ridge), so flats have no white seams under the lines.
+    ``relief``: :func:`ink_relief` of ``ink``, when the caller floods more than once.
+    """
+    cv2.watershed(ink_relief(ink) if relief is None else relief, markers)
+    # watershed marks the pixels between basins -1 (and the 1-px frame): take a neighbour's label
+    h, w = markers.shape
+    padded = np.zeros((h + 2, w + 2), np.int32)
+    while True:
+        ys, xs = np.nonzero(markers <= 0)
+        if ys.size == 0:
+            return markers
+        padded[1:-1, 1:-1] = markers
+        near = np.maximum.reduce([padded[ys, xs + 1], padded[ys + 2, xs + 1], padded[ys + 1, xs], padded[ys + 1, xs + 2]])
+        markers[ys, xs] = near

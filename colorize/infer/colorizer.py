@@ -29,7 +29,7 @@ from torch import nn
 from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
 from colorize.data.tags import normalize_tag, parse_tags
 from colorize.device import pick_device
-from colorize.finish import finish as finish_picture, upscale
+from colorize.finish import DEFAULT_FINISH, finish_layers, upscale
 from colorize.text.encoder import TagEncoder, TagTable
 
 __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
@@ -182,7 +182,7 @@ class Colorizer:
         return out.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
     def colorize_batch(self, images: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
-                       keep_lines: bool = True, finish: str = "soft") -> list[np.ndarray]:
+                       keep_lines: bool = True, finish: str = DEFAULT_FINISH) -> list[np.ndarray]:
         """Colour RGB uint8 sketches (any sizes) with one tag set each; returns RGB uint8 at their sizes."""
         assert len(images) == len(tag_sets), f"{len(images)} images but {len(tag_sets)} tag sets"
         if not images:
@@ -193,18 +193,21 @@ class Colorizer:
         return [self.finish(o, rgb, box, keep_lines, finish) for o, rgb, box in zip(out, images, boxes, strict=True)]
 
     def colorize(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
-                 keep_lines: bool = True, finish: str = "soft") -> np.ndarray:
+                 keep_lines: bool = True, finish: str = DEFAULT_FINISH) -> np.ndarray:
         """Colour one sketch (a path, file bytes, a PIL image or an RGB array); RGB uint8 at its own size."""
         return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines, finish=finish)[0]
 
     @staticmethod
     def finish(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int],
-               keep_lines: bool = True, how: str = "soft", gap: int | None = None) -> np.ndarray:
+               keep_lines: bool = True, how: str = DEFAULT_FINISH, gap: int | None = None) -> np.ndarray:
         """A coloured square -> the picture at ``original``'s size, its lines laid over the
         colour (``how``: ``soft`` or ``flat``, see :mod:`colorize.finish`)."""
         if not keep_lines:
             return upscale(square, original, box)
-        return finish_picture(square, original, box, how=how, gap=gap)
+        finished = finish_layers(square, original, box, how=how, gap=gap)
+        if finished.note:
+            log.warning("%s.", finished.note)
+        return finished.result
 
 
 class _SampleLinear(nn.Module):

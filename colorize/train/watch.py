@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 
 from colorize.data.dataset import to_image, to_tensor
