@@ -72,11 +72,16 @@ def bleed(output: np.ndarray, sketch: np.ndarray, colour: np.ndarray) -> tuple[i
     pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
     pairs = np.concatenate([pairs, pairs[:, ::-1]])
     pairs = pairs[np.linalg.norm(own_colour[pairs[:, 0]] - own_colour[pairs[:, 1]], axis=1) > 10]
-    own = np.linalg.norm(out - own_colour[labels], axis=-1)
-    bleeding = np.zeros(labels.shape, bool)
+    own = np.linalg.norm(out - own_colour[labels], axis=-1).ravel()
+    flat_out, flat_labels = out.reshape(-1, 3), labels.ravel()
+    paper_pixels = np.flatnonzero(paper.ravel())
+    by_region = paper_pixels[np.argsort(flat_labels[paper_pixels], kind="stable")]
+    starts = np.searchsorted(flat_labels[by_region], np.arange(n + 1))
+    bleeding = np.zeros(labels.size, bool)
     for a, b in np.unique(pairs, axis=0):
-        mine = (labels == a) & paper
-        bleeding[mine] |= np.linalg.norm(out[mine] - own_colour[b], axis=-1) < own[mine]
+        mine = by_region[starts[a]:starts[a + 1]]
+        bleeding[mine] |= np.linalg.norm(flat_out[mine] - own_colour[b], axis=-1) < own[mine]
+    bleeding = bleeding.reshape(labels.shape)
     counted = np.isin(labels, pairs[:, 0]) & paper
     return int((bleeding & counted).sum()), int(counted.sum())
 

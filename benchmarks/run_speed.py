@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_pix2pix import unet  # noqa: E402
 
 from colorize.infer.colorizer import DEFAULT_MODEL, Colorizer  # noqa: E402
+from colorize.finish import DEFAULT_FINISH, FINISHES  # noqa: E402
 from colorize.infer.folder import colour_files  # noqa: E402
 
 
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="256x256 sketches in the folder")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="timed rounds of each side")
+    parser.add_argument("--finish", choices=FINISHES, default=DEFAULT_FINISH,
+                        help="how `colorize run` finishes each picture (the reference only runs the network)")
     args = parser.parse_args()
     model = args.model or DEFAULT_MODEL
     if not model.exists():
@@ -112,24 +115,25 @@ def main() -> None:
         tags = "red heart"  # in the OpenMoji vocabulary: no encoder load inside the timing
         ours = reference = 0.0
         colour_files(colorizer, paths[:args.batch_size], tmp / "warm", tags=tags, batch_size=args.batch_size,
-                     progress=False)
+                     progress=False, finish=args.finish)
         reference_run(G, input_nc, colorizer.size, paths[:2], tmp / "warm-ref")
         for r in range(args.rounds):
             start = time.perf_counter()
             report = colour_files(colorizer, [tmp / "in"], tmp / f"ours-{r}", tags=tags, batch_size=args.batch_size,
-                                  progress=False)
+                                  progress=False, finish=args.finish)
             ours += time.perf_counter() - start
             assert report.coloured == args.count, report.failed
             start = time.perf_counter()
             reference_run(G, input_nc, colorizer.size, paths, tmp / f"ref-{r}")
             reference += time.perf_counter() - start
         n = args.count * args.rounds
-        print(f"colorize run (batch {args.batch_size}, threaded I/O): {n / ours:6.2f} img/s | reference pix2pix "
+        print(f"colorize run (batch {args.batch_size}, threaded I/O, {args.finish} finish): {n / ours:6.2f} img/s | reference pix2pix "
               f"one at a time: {n / reference:6.2f} img/s | ratio {reference / ours:.2f}x")
 
         one = tmp / "one.png"
         shutil.copyfile(paths[0], one)
-        command = [sys.executable, "-m", "colorize", "run", "--model", str(model), "--tags", tags, "--no-progress"]
+        command = [sys.executable, "-m", "colorize", "run", "--model", str(model), "--tags", tags, "--no-progress",
+                   "--finish", args.finish]
         wall, rss = child([*command, str(one), "-o", str(tmp / "cold")])
         print(f"cold start, `colorize run one.png -o tmp` as a subprocess: {wall:.2f} s wall, peak RSS {rss:.0f} MB")
         wall, rss = child([*command, "--batch-size", str(args.batch_size), str(tmp / "in"), "-o", str(tmp / "cold-all")])

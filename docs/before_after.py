@@ -1,10 +1,11 @@
 """The README's before/after sheet: each bundled sample sketch, its tags, and the outputs of models.
 
-    python docs/before_after.py --column "before: openmoji-128=colorize/pretrained/openmoji-128" \
-        --column "after: openmoji-64=colorize/pretrained/openmoji-64" -o docs/before-after.png
+    python docs/before_after.py --column "soft=colorize/pretrained/openmoji-64@soft" \
+        --column "flat (default)=colorize/pretrained/openmoji-64@flat" -o docs/before-after.png
 
 Each column colours every ``data/samples/*.png`` with its own ``.txt`` tags through the
-Python API (the pixels `colorize run` writes).
+Python API (the pixels `colorize run` writes). A model may end in ``@soft`` or ``@flat``
+to choose the finish (default: the tool's default).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from colorize.data.tagfiles import sidecar_tags
+from colorize.finish import DEFAULT_FINISH
 from colorize.infer.colorizer import Colorizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--column", action="append", required=True, metavar="TITLE=MODEL",
-                        help="A column: its title, '=', and a model folder, run folder or checkpoint.")
+    parser.add_argument("--column", action="append", required=True, metavar="TITLE=MODEL[@FINISH]",
+                        help="A column: its title, '=', and a model folder, run folder or checkpoint, "
+                             "optionally with @soft or @flat.")
     parser.add_argument("--samples", type=Path, default=ROOT / "data" / "samples")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "before-after.png")
     parser.add_argument("--thumb", type=int, default=160)
@@ -35,8 +38,10 @@ def main() -> None:
     columns = []
     for spec in args.column:
         title, _, model = spec.rpartition("=")
+        model, _, finish = model.partition("@")
         colorizer = Colorizer.from_pretrained(model, device="cpu")
-        columns.append((title, [colorizer.colorize(p, sidecar_tags(p)[0]) for p in sketches]))
+        columns.append((title, [colorizer.colorize(p, sidecar_tags(p)[0], finish=finish or DEFAULT_FINISH)
+                                for p in sketches]))
 
     thumb, pad = args.thumb, 10
     font = ImageFont.load_default(size=14)

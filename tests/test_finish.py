@@ -321,3 +321,15 @@ def test_run_says_when_a_sketch_is_finished_soft_instead_of_flat(tmp_path, tiny_
     assert "blank.png: finished soft, not flat: it has no lines to fill between" in result.output
     assert "box.png: finished soft" not in result.output
     assert (tmp_path / "out" / "blank.png").exists() and (tmp_path / "out" / "box.png").exists()
+
+
+def test_colorizer_layers_gives_both_finishes_of_one_colouring(dataset, tiny_model):
+    from colorize.infer.colorizer import Colorizer
+
+    colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
+    sketch = next((dataset / "sketch").glob("*.png"))
+    layers = colorizer.layers(sketch, "red heart")
+    assert layers.soft.shape == layers.flats.shape == layers.sketch.shape and layers.labels.min() >= 1
+    if layers.finish == "flat":
+        assert np.array_equal(layers.result, colorizer.colorize(sketch, "red heart", finish="flat"))
+    assert np.array_equal(lay_lines(layers.soft, layers.sketch), colorizer.colorize(sketch, "red heart", finish="soft"))

@@ -135,6 +135,33 @@ def test_page_colours_an_upload_and_the_tags_change_the_colours(page, server, da
     assert page.errors == [], "no script errors and no Content-Security-Policy violations"
 
 
+def test_page_shows_flat_and_soft_side_by_side_and_downloads_the_layers(page, dataset, tmp_path):
+    """Both finishes of one colouring side by side; the .ora download holds the three layers
+    at the sketch's size (read with zipfile + XML, not with the writer)."""
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    page.set_input_files("#upload", dataset / "sketch" / SKETCH)
+    colour_with(page, "woman, dark skin tone", tmp_path)
+    flat, soft = page.locator("#flat"), page.locator("#soft")
+    assert flat.get_attribute("src").startswith("blob:") and soft.get_attribute("src").startswith("data:image/png")
+    assert flat.evaluate("img => img.naturalWidth") == soft.evaluate("img => img.naturalWidth") == 64
+    one, two = flat.bounding_box(), soft.bounding_box()
+    assert abs(one["y"] - two["y"]) < 1 and two["x"] > one["x"] + one["width"] - 1, "side by side"
+    for kind in ("ora", "psd"):
+        with page.expect_download() as download:
+            page.click(f"#download-{kind}")
+        path = tmp_path / f"layers.{kind}"
+        download.value.save_as(path)
+        assert download.value.suggested_filename == f"colorized.{kind}"
+    with zipfile.ZipFile(tmp_path / "layers.ora") as ora:
+        stack = ET.fromstring(ora.read("stack.xml"))
+        assert [layer.get("name") for layer in stack.findall(".//layer")] == ["lines", "flats", "soft colour"]
+        assert (stack.get("w"), stack.get("h")) == ("64", "64")
+    assert (tmp_path / "layers.psd").read_bytes()[:4] == b"8BPS"
+    assert page.locator("#error").is_hidden() and page.errors == []
+
+
 def test_tags_complete_from_the_vocabulary(page):
     page.fill("#tags", "woman, dar")
     values = page.locator("#tag-options option").evaluate_all("options => options.map(o => o.value)")
@@ -150,7 +177,7 @@ def test_a_drawing_is_coloured(page):
         page.mouse.move(box["x"] + 60 + 15 * step, box["y"] + 60 + 10 * step)
     page.mouse.up()
     page.wait_for_selector("body[data-state=done]", timeout=30_000)
-    assert page.get_attribute("#with-tags", "src").startswith("blob:")
+    assert page.get_attribute("#flat", "src").startswith("blob:")
     assert page.locator("#swap-row img").count() >= 2
 
 
@@ -214,6 +241,27 @@ def test_api_colours_bytes_into_a_png(server, dataset):
     assert status == 200 and headers["content-type"] == "image/png"
     with Image.open(io.BytesIO(body)) as im:
         assert im.size == (64, 64)
+
+
+def test_api_gives_both_finishes_from_one_request_and_the_layered_files(server, dataset):
+    import base64
+    import json as json_module
+
+    sketch = (dataset / "sketch" / SKETCH).read_bytes()
+    status, _, body = request(server, "POST", "/api/finishes?tags=woman,+dark+skin+tone", sketch)
+    assert status == 200
+    answer = json_module.loads(body)
+    flat = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["flat"]))).convert("RGB"))
+    soft = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["soft"]))).convert("RGB"))
+    assert flat.shape == soft.shape == (64, 64, 3) and answer["tags"] == ["woman", "dark skin tone"]
+    status, _, single = request(server, "POST", "/api/colorize?tags=woman,+dark+skin+tone&finish=soft", sketch)
+    assert status == 200 and np.array_equal(np.asarray(Image.open(io.BytesIO(single)).convert("RGB")), soft)
+    status, headers, psd = request(server, "POST", "/api/layers?tags=woman&format=psd", sketch)
+    assert status == 200 and psd[:4] == b"8BPS" and "colorized.psd" in headers["content-disposition"]
+    status, _, body = request(server, "POST", "/api/layers?format=tiff", sketch)
+    assert status == 400 and b"ora, psd" in body
+    status, _, body = request(server, "POST", "/api/colorize?finish=glossy", sketch)
+    assert status == 400 and b"flat, soft" in body
 
 
 def test_api_refuses_an_empty_body_and_an_oversized_declared_length(server):

@@ -9,7 +9,7 @@ painted them (the median is more than ``background_delta`` CIE76 units from whit
     seeds = split_by_colour(find_seeds(grey, ink=ink), soft, ink, min_area, margin)
     flats = flat_colours(flood(seeds, ink), soft, ink)          # RGB uint8 [H, W, 3]
 
-Statistics of the model's colour are taken on a sparse grid (about 65,000 points): the
+Statistics of the model's colour are taken on a sparse grid (about 16,000 points): the
 colour is the network's few pixels scaled up and has no finer detail, and it keeps the
 step fast at 4096 px.
 """
@@ -24,7 +24,7 @@ __all__ = ["BACKGROUND_DELTA", "SPLIT_DELTA", "flat_colours", "region_medians", 
 BACKGROUND_DELTA = 12.0   # CIE76 from white above which a border region counts as painted
 SPLIT_DELTA = 8.0         # CIE76 between a region's two colours above which it is split (at 20, light
                           # skin stayed joined to the white paper around it: OpenMoji val, 8 > 12 > 20)
-SAMPLES = 1 << 16         # colour samples per picture for the split's statistics
+SAMPLES = 1 << 14         # colour samples per picture for the split's statistics (the model: 4,096 px)
 
 
 def region_medians(labels: np.ndarray, values: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
@@ -108,6 +108,10 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     n = int(labels.max()) + 1
     samples = samples[small.ravel()[samples] > 0]  # seeded paper only
     colours = _lab_units(cv2.cvtColor(np.ascontiguousarray(soft[::stride, ::stride]), cv2.COLOR_RGB2LAB))
+    # mottling at the model's own pixel size is texture, not two colours: blur it away first
+    pixel = 2 * margin / stride  # one of the model's pixels, in grid cells
+    if pixel >= 1:
+        colours = cv2.GaussianBlur(colours, (0, 0), pixel)
     colours = colours.reshape(-1, 3)[samples]
     cluster = small.ravel()[samples].astype(np.int64)  # every region starts as one cluster
     region_of = np.arange(n)
@@ -135,7 +139,7 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
 
     pieces = pieces_of(grid, background=0, connectivity=1)
     size = np.bincount(pieces.ravel())
-    grid[np.take(size, pieces) < max(1, min_samples / 4)] = 0
+    grid[np.take(size < max(1, min_samples / 4, (2 * pixel) ** 2), pieces)] = 0  # under 2x2 model pixels
     # ... then at full size: each seed pixel of a split region, away from the lines, takes
     # the cluster of its grid cell when that cell lies in the same region
     split = np.bincount(region_of, minlength=n) > 1
@@ -167,7 +171,7 @@ def _two_means_all(cluster: np.ndarray, colours: np.ndarray, look: np.ndarray, d
     m = look.size
     count = np.bincount(cluster, minlength=m)
     mean = np.stack([np.bincount(cluster, colours[:, c], minlength=m) for c in range(3)], 1) / np.maximum(count, 1)[:, None]
-    distance = np.sqrt(((colours - mean[cluster]) ** 2).sum(1))
+    distance = np.sqrt(((colours - np.take(mean, cluster, axis=0)) ** 2).sum(1))
     reach = np.zeros(m)
     np.maximum.at(reach, cluster, distance)
     wanted = look & (count >= 8) & (reach > delta / 2)  # centres delta apart need a colour delta / 2 out
@@ -187,7 +191,10 @@ def _two_means_all(cluster: np.ndarray, colours: np.ndarray, look: np.ndarray, d
     centres[ks, 1] = x[far]
     side = np.zeros(key.size, bool)
     for _ in range(rounds):
-        side = ((x - centres[key, 1]) ** 2).sum(1) < ((x - centres[key, 0]) ** 2).sum(1)
+        # nearer the second centre: 2 x . (c1 - c0) > |c1|^2 - |c0|^2 (np.take: row gathers are slow)
+        towards = np.take(centres[:, 1] - centres[:, 0], key, axis=0)
+        bias = np.take((centres[:, 1] ** 2).sum(1) - (centres[:, 0] ** 2).sum(1), key)
+        side = 2 * np.einsum("ij,ij->i", x, towards) > bias
         both = key * 2 + side
         sizes = np.bincount(both, minlength=2 * m).reshape(m, 2)
         sums = np.stack([np.bincount(both, x[:, c], minlength=2 * m) for c in range(3)], 1).reshape(m, 2, 3)

@@ -1,25 +1,26 @@
-"""Output files, one writer per format: ``WRITERS[name](path, finished)``.
+"""Output formats, one entry per format in :data:`WRITERS`.
 
-Each takes a :class:`colorize.finish.Finished` and writes one file atomically (a stop
-leaves whole files only). To add a format, add a function and its :class:`Writer` entry.
+Each format encodes a :class:`colorize.finish.Finished` to bytes (the web page sends those)
+and ``WRITERS[name].write(path, finished)`` writes them atomically (a stop leaves whole
+files only). To add a format, add an encoder and its :class:`Writer` entry.
 
-* :func:`write_png`: the finished picture (what ``colorize run`` always writes).
-* :func:`write_sheet`: the sketch and the result side by side (``--side-by-side``).
-* :func:`write_ora`: an OpenRaster file (``.ora``; Krita, GIMP and MyPaint open it) with
-  three layers, bottom to top: ``soft colour`` (the model's colour, hidden), ``flats``
-  (one colour per region) and ``lines`` (the sketch, blended with multiply). Its merged
-  image is the flat result. OpenRaster is a zip of PNGs and a ``stack.xml``; it is
+* :func:`png_bytes`: the finished picture (what ``colorize run`` always writes).
+* :func:`sheet_bytes`: the sketch and the result side by side (``--side-by-side``).
+* :func:`ora_bytes`: an OpenRaster file (``.ora``; Krita, GIMP and MyPaint open it) with
+  three layers, bottom to top: ``soft colour`` (the model's colour), ``flats`` (one
+  colour per region) and ``lines`` (the sketch, blended with multiply). Of the two colour
+  layers the finish chosen is visible and the other hidden; the merged image is the result. OpenRaster is a zip of PNGs and a ``stack.xml``; it is
   written here with ``zipfile`` because pyora 0.3.11, the maintained writer, names the
   layer files ``/data/layer0.png`` with a leading slash, which the specification's
   relative paths do not allow and which an independent reader does not find.
-* :func:`write_psd`: the same three layers as a Photoshop file, written by psd-tools
+* :func:`psd_bytes`: the same three layers as a Photoshop file, written by psd-tools
   (maintained, and checked here against ImageMagick's reader: layer names, sizes, blend
   modes, visibility, pixels and the merged image). Photoshop, Krita, GIMP, Clip Studio
   and Affinity open it.
-* :func:`write_regions`: the region ids as a 16-bit greyscale PNG (pixel value = id,
+* :func:`regions_bytes`: the region ids as a 16-bit greyscale PNG (pixel value = id,
   1..N), so a script can recolour region 7 with ``labels == 7``.
 
-    WRITERS["ora"].write(path, finished)
+    WRITERS["ora"].write(path, finished); data = WRITERS["psd"].encode(finished)
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from colorize.data.images import save_png
 from colorize.fileio import atomic_write_bytes
 
-__all__ = ["LAYERED", "LAYER_NAMES", "WRITERS", "Writer", "write_ora", "write_png", "write_psd", "write_regions",
-           "write_sheet"]
+__all__ = ["LAYERED", "LAYER_NAMES", "WRITERS", "Writer", "ora_bytes", "png_bytes", "psd_bytes", "regions_bytes",
+           "sheet_bytes"]
 
 LAYER_NAMES = ("soft colour", "flats", "lines")  # bottom to top
 
@@ -50,27 +50,34 @@ def _png(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_png(path: str | Path, finished) -> Path:
+def _png_fast(rgb: np.ndarray) -> bytes:
+    """RGB uint8 -> PNG bytes, with OpenCV (the encoder ``save_png`` uses)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise OSError("PNG encoding failed")
+    return data.tobytes()
+
+
+def png_bytes(finished) -> bytes:
     """The finished picture as a PNG."""
-    save_png(path, finished.result)
-    return Path(path)
+    return _png_fast(finished.result)
 
 
-def write_sheet(path: str | Path, finished) -> Path:
+def sheet_bytes(finished) -> bytes:
     """The sketch and the finished picture side by side, as a PNG."""
-    save_png(path, np.hstack([finished.sketch, finished.result]))
-    return Path(path)
+    return _png_fast(np.hstack([finished.sketch, finished.result]))
 
 
-def write_ora(path: str | Path, finished) -> Path:
-    """Write ``finished`` (a :class:`colorize.finish.Finished` with flats) as an ``.ora`` file."""
+def ora_bytes(finished) -> bytes:
+    """``finished`` (a :class:`colorize.finish.Finished` with flats) as an OpenRaster file."""
     assert finished.flats is not None, "layered files need the flat finish's regions"
     h, w = finished.sketch.shape[:2]
     image = ET.Element("image", version="0.0.5", w=str(w), h=str(h))
     stack = ET.SubElement(image, "stack")
+    flat = finished.finish == "flat"  # the finish chosen is the visible colour layer
     layers = {LAYER_NAMES[2]: (finished.sketch, "svg:multiply", "visible"),   # listed top first
-              LAYER_NAMES[1]: (finished.flats, "svg:src-over", "visible"),
-              LAYER_NAMES[0]: (finished.soft, "svg:src-over", "hidden")}
+              LAYER_NAMES[1]: (finished.flats, "svg:src-over", "visible" if flat else "hidden"),
+              LAYER_NAMES[0]: (finished.soft, "svg:src-over", "hidden" if flat else "visible")}
     files = {}
     for i, (name, (pixels, op, visibility)) in enumerate(layers.items()):
         src = f"data/layer{i}.png"
@@ -88,13 +95,11 @@ def write_ora(path: str | Path, finished) -> Path:
             ora.writestr(src, data)
         ora.writestr("mergedimage.png", _png(finished.result))
         ora.writestr("Thumbnails/thumbnail.png", _png(np.asarray(thumb)))
-    path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
-def write_psd(path: str | Path, finished) -> Path:
-    """Write ``finished`` (with flats) as a layered ``.psd``: the layers of :func:`write_ora`."""
+def psd_bytes(finished) -> bytes:
+    """``finished`` (with flats) as a layered Photoshop file: the layers of :func:`ora_bytes`."""
     from psd_tools import PSDImage
     from psd_tools.api.layers import PixelLayer
     from psd_tools.constants import BlendMode
@@ -104,8 +109,9 @@ def write_psd(path: str | Path, finished) -> Path:
     if max(h, w) > 30000:
         raise ValueError(f"{w}x{h} is over the PSD format's 30000 px side; write .ora instead")
     psd = PSDImage.new("RGB", (w, h))
-    for name, pixels, blend, visible in ((LAYER_NAMES[0], finished.soft, BlendMode.NORMAL, False),
-                                         (LAYER_NAMES[1], finished.flats, BlendMode.NORMAL, True),
+    flat = finished.finish == "flat"  # the finish chosen is the visible colour layer
+    for name, pixels, blend, visible in ((LAYER_NAMES[0], finished.soft, BlendMode.NORMAL, not flat),
+                                         (LAYER_NAMES[1], finished.flats, BlendMode.NORMAL, flat),
                                          (LAYER_NAMES[2], finished.sketch, BlendMode.MULTIPLY, True)):
         layer = PixelLayer.frompil(Image.fromarray(np.ascontiguousarray(pixels)), psd, name)
         layer.blend_mode = blend
@@ -113,12 +119,10 @@ def write_psd(path: str | Path, finished) -> Path:
         psd.append(layer)
     buffer = io.BytesIO()
     psd.save(buffer)
-    path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
-def write_regions(path: str | Path, finished) -> Path:
+def regions_bytes(finished) -> bytes:
     """Region ids as a 16-bit greyscale PNG (pixel value = id)."""
     labels = finished.labels
     assert labels is not None, "the region map needs the flat finish's regions"
@@ -126,26 +130,30 @@ def write_regions(path: str | Path, finished) -> Path:
         raise ValueError(f"{labels.max()} regions do not fit a 16-bit PNG; raise the gap or the smallest region size")
     ok, data = cv2.imencode(".png", labels.astype(np.uint16))
     if not ok:
-        raise OSError(f"{path}: PNG encoding failed")
-    path = Path(path)
-    atomic_write_bytes(path, data.tobytes())
-    return path
+        raise OSError("PNG encoding failed")
+    return data.tobytes()
 
 
 @dataclass(frozen=True)
 class Writer:
-    """One output format: the suffix its file gets after the picture's name, and its writer."""
+    """One output format: the suffix its file gets after the picture's name, and its encoder."""
 
     suffix: str
-    write: Callable[[str | Path, object], Path]
+    encode: Callable[[object], bytes]
     regions: bool = False  # needs the regions and flats, even for the soft finish
+
+    def write(self, path: str | Path, finished) -> Path:
+        """Encode ``finished`` and write it to ``path`` atomically (a stop leaves whole files only)."""
+        path = Path(path)
+        atomic_write_bytes(path, self.encode(finished))
+        return path
 
 
 WRITERS = {
-    "png": Writer(".png", write_png),
-    "side": Writer(".side.png", write_sheet),
-    "ora": Writer(".ora", write_ora, regions=True),
-    "psd": Writer(".psd", write_psd, regions=True),
-    "regions": Writer(".regions.png", write_regions, regions=True),
+    "png": Writer(".png", png_bytes),
+    "side": Writer(".side.png", sheet_bytes),
+    "ora": Writer(".ora", ora_bytes, regions=True),
+    "psd": Writer(".psd", psd_bytes, regions=True),
+    "regions": Writer(".regions.png", regions_bytes, regions=True),
 }
-LAYERED = ("ora", "psd")  # the layered formats `colorize run --layers` offers
+LAYERED = ("ora", "psd")  # the layered formats `colorize run --layers` and the web page offer

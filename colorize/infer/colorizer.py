@@ -29,7 +29,7 @@ from torch import nn
 from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
 from colorize.data.tags import normalize_tag, parse_tags
 from colorize.device import pick_device
-from colorize.finish import DEFAULT_FINISH, finish_layers, upscale
+from colorize.finish import DEFAULT_FINISH, Finished, finish_layers, upscale
 from colorize.text.encoder import TagEncoder, TagTable
 
 __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
@@ -196,6 +196,16 @@ class Colorizer:
                  keep_lines: bool = True, finish: str = DEFAULT_FINISH) -> np.ndarray:
         """Colour one sketch (a path, file bytes, a PIL image or an RGB array); RGB uint8 at its own size."""
         return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines, finish=finish)[0]
+
+    def layers(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
+               gap: int | None = None) -> Finished:
+        """Colour one sketch once and keep every layer: ``soft`` and ``flats`` (with their region
+        ``labels``) at the sketch's size, and ``result``, the flat finish (or soft, where flat
+        cannot help; ``note`` says why). ``lay_lines(layers.soft, layers.sketch)`` is the soft finish."""
+        rgb = self.load(image)
+        square, box = fit_square(rgb, self.size)
+        colour = self.colour_squares([square], [tags], compose=False)[0]
+        return finish_layers(colour, rgb, box, how="flat", gap=gap, regions=True)
 
     @staticmethod
     def finish(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int],

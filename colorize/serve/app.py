@@ -5,7 +5,12 @@ Routes:
 * ``GET /`` and ``/static/*``: the page (HTML, JS, CSS shipped in ``colorize/serve/static``;
   nothing is fetched from elsewhere, so it works with no internet).
 * ``GET /api/info``: the model, its tag vocabulary (for completion) and its swap groups.
-* ``POST /api/colorize?tags=a,+b``: the image file's bytes as the body -> the colouring as PNG.
+* ``POST /api/colorize?tags=a,+b&finish=flat``: the image file's bytes as the body -> the
+  colouring as PNG (``finish``: ``flat`` or ``soft``, default flat).
+* ``POST /api/finishes?tags=...``: the body as above -> JSON with both finishes (PNG, base64)
+  from one forward pass, and a ``note`` when flat fell back to soft.
+* ``POST /api/layers?tags=...&format=ora``: the body as above -> the layered file (``ora`` or
+  ``psd``: soft colour, flats, lines on multiply), as a download.
 * ``POST /api/swap?tags=...&group=*+heart``: the body as above -> JSON, one PNG (base64) per
   value of the group, coloured in one batch.
 
@@ -46,7 +51,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from colorize.data.images import ImageError
+from colorize.data.images import ImageError, fit_square
+from colorize.finish import DEFAULT_FINISH, FINISHES, Finished, finish_layers, lay_lines
+from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer, as_tag_list
 from colorize.infer.swap import SwapGroup, swap_groups
 
@@ -140,11 +147,20 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     else "Upload a PNG, JPEG or WebP sketch.")
             raise HTTPException(400, f"This upload cannot be coloured: {e}. {hint}") from None
 
-    def colour(rgb: np.ndarray, tag_sets: list[list[str]]) -> tuple[list[bytes], list[str]]:
+    def colour(rgb: np.ndarray, tag_sets: list[list[str]], finish: str = DEFAULT_FINISH
+               ) -> tuple[list[bytes], list[str]]:
         with model_lock:
             unknown = colorizer.unknown_tags([t for tags in tag_sets for t in tags])
-            images = colorizer.colorize_batch([rgb] * len(tag_sets), tag_sets)
+            images = colorizer.colorize_batch([rgb] * len(tag_sets), tag_sets, finish=finish)
         return [encode_png(image) for image in images], unknown
+
+    def all_layers(rgb: np.ndarray, tags: list[str]) -> tuple[Finished, list[str]]:
+        """One forward pass, both finishes' layers (finishing runs outside the model's lock)."""
+        square, box = fit_square(rgb, colorizer.size)
+        with model_lock:
+            unknown = colorizer.unknown_tags(tags)
+            colour = colorizer.colour_squares([square], [tags], compose=False)[0]
+        return finish_layers(colour, rgb, box, how="flat", regions=True), unknown
 
     async def upload(request: Request) -> np.ndarray:
         body = await read_upload(request, max_upload_bytes)
@@ -166,16 +182,56 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             "max_pixels": max_pixels,
         })
 
+    def read_choice(request: Request, name: str, choices: Sequence[str], default: str) -> str:
+        value = request.query_params.get(name, default)
+        if value not in choices:
+            raise HTTPException(400, f"Unknown {name} {value!r}; choose from {', '.join(choices)}.")
+        return value
+
     async def colorize_one(request: Request) -> Response:
         tags = read_tags(request)
+        finish = read_choice(request, "finish", FINISHES, DEFAULT_FINISH)
         rgb = await upload(request)
         started = time.perf_counter()
-        (png,), unknown = await run_in_threadpool(colour, rgb, [tags])
+        (png,), unknown = await run_in_threadpool(colour, rgb, [tags], finish)
         return Response(png, media_type="image/png", headers={
             "x-tags": quote(", ".join(tags)),
             "x-unknown-tags": quote(", ".join(unknown)),
             "server-timing": f"colorize;dur={1000 * (time.perf_counter() - started):.1f}",
         })
+
+    async def finishes(request: Request) -> Response:
+        tags = read_tags(request)
+        rgb = await upload(request)
+        started = time.perf_counter()
+
+        def both() -> tuple[bytes, bytes, str | None, list[str]]:
+            done, unknown = all_layers(rgb, tags)
+            return encode_png(done.result), encode_png(lay_lines(done.soft, done.sketch)), done.note, unknown
+
+        flat, soft, note, unknown = await run_in_threadpool(both)
+        return JSONResponse({
+            "tags": tags,
+            "unknown_tags": unknown,
+            "flat": base64.b64encode(flat).decode("ascii"),
+            "soft": base64.b64encode(soft).decode("ascii"),
+            "note": note,
+            "ms": round(1000 * (time.perf_counter() - started), 1),
+        })
+
+    async def layers(request: Request) -> Response:
+        tags = read_tags(request)
+        kind = read_choice(request, "format", LAYERED, "ora")
+        rgb = await upload(request)
+
+        def encode() -> bytes:
+            done, _ = all_layers(rgb, tags)
+            return WRITERS[kind].encode(done)
+
+        data = await run_in_threadpool(encode)
+        media = {"ora": "image/openraster", "psd": "image/vnd.adobe.photoshop"}[kind]
+        return Response(data, media_type=media,
+                        headers={"content-disposition": f'attachment; filename="colorized.{kind}"'})
 
     async def swap(request: Request) -> Response:
         tags = read_tags(request)
@@ -207,6 +263,8 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         Route("/", index),
         Route("/api/info", info),
         Route("/api/colorize", colorize_one, methods=["POST"]),
+        Route("/api/finishes", finishes, methods=["POST"]),
+        Route("/api/layers", layers, methods=["POST"]),
         Route("/api/swap", swap, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

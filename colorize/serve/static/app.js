@@ -2,7 +2,8 @@
 //
 // The sketch is either the uploaded file's own bytes (so the server, not the browser,
 // judges a bad upload) or, once drawn on, the canvas as a PNG. Every change re-colours
-// after a short pause: with tags, without tags, and the tag-swap row.
+// after a short pause: with tags (flat and soft, from one forward pass), without tags,
+// and the tag-swap row. The layered files are made on request, from the same sketch and tags.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -164,19 +165,23 @@ async function update() {
   document.body.dataset.state = "busy";
   $("status").textContent = "colouring…";
   try {
-    const jobs = [post("/api/colorize", { tags }, blob), post("/api/colorize", { tags: "" }, blob)];
+    const jobs = [post("/api/finishes", { tags }, blob), post("/api/colorize", { tags: "" }, blob)];
     if (groupSelect.value) jobs.push(post("/api/swap", { tags, group: groupSelect.value }, blob));
     const [withTags, withoutTags, swap] = await Promise.all(jobs);
-    const colour = await withTags.blob(), plain = await withoutTags.blob();
+    const both = await withTags.json(), plain = await withoutTags.blob();
     const swapped = swap ? await swap.json() : null;
     if (mine !== generation) return;  // a newer request has started; drop this one
-    const url = setImage("with-tags", colour);
-    $("with-tags").src = url;
+    const flat = new Blob([Uint8Array.from(atob(both.flat), (c) => c.charCodeAt(0))], { type: "image/png" });
+    const url = setImage("flat", flat);
+    $("flat").src = url;
+    $("soft").src = `data:image/png;base64,${both.soft}`;
     $("without-tags").src = setImage("without-tags", plain);
     $("with-tags-caption").textContent = tags || "none";
+    $("note").textContent = both.note ? `(${both.note})` : "";
     $("download").href = url;
     $("download").setAttribute("aria-disabled", "false");
-    const unknown = decodeURIComponent(withTags.headers.get("x-unknown-tags") || "");
+    for (const button of document.querySelectorAll("button.layers")) button.disabled = false;
+    const unknown = both.unknown_tags.join(", ");
     $("unknown").textContent = unknown ? `Not in the model's vocabulary (embedded on the fly): ${unknown}` : "";
     if (swapped) renderSwap(swapped);
     showError("");
@@ -189,6 +194,32 @@ async function update() {
     showError(error.message);
   }
 }
+
+// -- layered files: made on request for the sketch and tags shown ------------------------------
+
+async function downloadLayers(event) {
+  const button = event.currentTarget, format = button.dataset.format;
+  const blob = await sketchBlob();
+  if (!blob) return;
+  button.disabled = true;
+  $("status").textContent = `making the .${format}…`;
+  try {
+    const response = await post("/api/layers", { tags: currentTags().join(", "), format }, blob);
+    const link = document.createElement("a");
+    link.href = setImage(`layers-${format}`, await response.blob());
+    link.download = `colorized.${format}`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    showError("");
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+    $("status").textContent = "";
+  }
+}
+for (const button of document.querySelectorAll("button.layers")) button.addEventListener("click", downloadLayers);
 
 function renderSwap(swapped) {
   $("swap-row").replaceChildren(...swapped.images.map((item) => {
