@@ -337,3 +337,36 @@ def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch, tag_mod
     monkeypatch.delitem(sys.modules, "colorize.serve.app", raising=False)
     result = CliRunner().invoke(main, ["serve", "--model", str(tag_model)])
     assert result.exit_code != 0 and 'pip install -e ".[web]"' in result.output and "uvicorn" in result.output
+
+
+def test_a_clients_unknown_tags_stay_private_and_write_no_files(server, dataset):
+    """A tag outside the vocabulary is embedded for that request only: it never joins the
+    vocabulary /api/info serves to every client, and the encoder's disk cache is not written."""
+    import json as json_module
+
+    cache = Path(os.environ["COLORIZE_CACHE"])
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    secret = "patient jane doe hiv positive"
+    status, headers, body = request(server, "POST", "/api/colorize?tags=" + secret.replace(" ", "+") + ",+red+heart",
+                                    (dataset / "sketch" / SKETCH).read_bytes())
+    assert status == 200 and "patient%20jane" in headers["x-unknown-tags"]
+    status, _, body = request(server, "GET", "/api/info")
+    info = json_module.loads(body)
+    assert secret not in info["vocab"] and "red heart" in info["vocab"]
+    after = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    assert after == before, "the server wrote the tag cache"
+
+
+def test_private_tags_colour_like_vocabulary_tags_and_the_cache_is_bounded(tag_model):
+    """The private cache gives the same colouring as embedding the tag into the vocabulary,
+    and holds at most its size in tags."""
+    from colorize.infer.colorizer import Colorizer
+
+    shared = Colorizer.from_pretrained(tag_model, device="cpu")
+    private = Colorizer.from_pretrained(tag_model, device="cpu").keep_tags_private(size=3)
+    sketch = np.full((64, 64, 3), 255, np.uint8)
+    sketch[20:44, 20:22] = 0
+    for tag in ("teal scarf", "violet cape", "amber boots", "olive hat"):
+        assert np.array_equal(shared.colorize(sketch, ["woman", tag]), private.colorize(sketch, ["woman", tag]))
+    assert len(private.table.private) == 3 and "teal scarf" not in private.table.private
+    assert "olive hat" in shared.vocab and "olive hat" not in private.vocab

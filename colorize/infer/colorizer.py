@@ -138,8 +138,18 @@ class Colorizer:
             if self.table.encoder is None:
                 self.table.encoder = TagEncoder(self.table.identity.get("name", "all-MiniLM-L6-v2"))
             log.info("embedding %d tag(s) outside the model's vocabulary: %s", len(new), ", ".join(new))
-            self.table.add(new)
+            if self.table.private is None:  # else tokens() embeds them into its private cache
+                self.table.add(new)
         return self.table.tokens(sets, min_length=TOKENS)
+
+    def keep_tags_private(self, size: int = 1024) -> Colorizer:
+        """Serve many clients: tags outside the vocabulary are embedded per request into a
+        bounded private cache (``size`` tags, least recently used dropped) and never join
+        :attr:`vocab`; the encoder keeps no cache of its own, in memory or on disk."""
+        self.table.keep_private(size)
+        self.table.encoder = TagEncoder(self.table.identity.get("name", "all-MiniLM-L6-v2"), cache=False,
+                                        remember=False)
+        return self
 
     # -- colouring ---------------------------------------------------------------------------
 

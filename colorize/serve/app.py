@@ -14,7 +14,9 @@ Routes:
 * ``POST /api/swap?tags=...&group=*+heart``: the body as above -> JSON, one PNG (base64) per
   value of the group, coloured in one batch.
 
-Safe by default: an upload is read into memory up to ``max_upload_bytes`` and never
+Safe by default: tags outside the model's vocabulary are embedded per request into a
+bounded private cache and never join the vocabulary ``/api/info`` serves, nor any file;
+an upload is read into memory up to ``max_upload_bytes`` and never
 written to disk (the server writes no files at all, and reads only its own static folder,
 through Starlette's ``StaticFiles``, which refuses paths that leave it); an image over
 ``max_pixels`` is refused before it is decoded; a bad upload gets a JSON ``error`` that
@@ -133,7 +135,9 @@ def read_tags(request: Request) -> list[str]:
 
 def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
                allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
-    """The web app around ``colorizer``. ``allowed_hosts``: Host header names accepted (None: any)."""
+    """The web app around ``colorizer`` (whose tags it makes private: see
+    :meth:`Colorizer.keep_tags_private`). ``allowed_hosts``: Host header names accepted (None: any)."""
+    colorizer.keep_tags_private()  # no client's tags reach another through /api/info, memory or disk
     groups: dict[str, SwapGroup] = {g.pattern: g for g in swap_groups(colorizer.vocab)}
     source = Path(colorizer.source) if colorizer.source else None
     model_name = "" if source is None else source.parent.name if source.name == "export" else source.name

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -87,10 +88,14 @@ class TagEncoder:
             name already in the local Hugging Face cache. Nothing is downloaded.
         device: where to run the model; default CPU (tags are short, the model is small).
         cache: cache folder; None uses :func:`cache_dir`; False disables the cache.
+        remember: False embeds tags outside the cache without storing them anywhere (the
+            web server: one client's tags are not kept for the next).
     """
 
-    def __init__(self, name: str = DEFAULT_ENCODER, device: str = "cpu", cache: Path | bool | None = None):
+    def __init__(self, name: str = DEFAULT_ENCODER, device: str = "cpu", cache: Path | bool | None = None,
+                 remember: bool = True):
         self.name = name
+        self.remember = remember  # False: new tags are embedded and forgotten (kept in no cache, memory or disk)
         if name in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
             self.path = _default_model_path()
             self.name = DEFAULT_ENCODER
@@ -174,14 +179,17 @@ class TagEncoder:
         tags = [normalize_tag(t) for t in tags]
         cache = self._load_cache()
         missing = sorted({t for t in tags if t not in cache})
+        fresh = {}
         if missing:
             vectors = self.model.encode(missing, batch_size=256, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
-            cache.update(zip(missing, vectors.astype(np.float32), strict=True))
-            self._save_cache()
+            fresh = dict(zip(missing, vectors.astype(np.float32), strict=True))
+            if self.remember:
+                cache.update(fresh)
+                self._save_cache()
         if not tags:
             return np.zeros((0, self.identity["dim"]), np.float32)
-        return np.stack([cache[t] for t in tags])
+        return np.stack([cache[t] if t in cache else fresh[t] for t in tags])
 
 
 class TagTable:
@@ -199,6 +207,16 @@ class TagTable:
         self.vectors = vectors.float()
         self.colour_words = False  # tokens(): add the colour terms tags name (see data.tags.with_colour_words)
         self.encoder: TagEncoder | None = None
+        self.private: OrderedDict[str, torch.Tensor] | None = None  # see keep_private
+        self.private_size = 0
+
+    def keep_private(self, size: int = 1024) -> TagTable:
+        """Never grow the vocabulary again: tags outside it are embedded into a private LRU
+        cache of at most ``size`` tags instead (the web server, so that no client's tags
+        reach another through the vocabulary it serves)."""
+        self.private = OrderedDict()
+        self.private_size = size
+        return self
 
     def to(self, device: torch.device | str) -> TagTable:
         self.vectors = self.vectors.to(device)
@@ -235,13 +253,41 @@ class TagTable:
         self.vectors = torch.cat([self.vectors, vectors])
         return new
 
-    def _rows(self, tag_sets: Sequence[Sequence[str]]) -> list[list[int]]:
-        """Each set's vocabulary indices, deduplicated and sorted; unknown tags are embedded
-        first, and with ``colour_words`` the colour terms a set names join it."""
+    def _rows(self, tag_sets: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """Each set's tag vectors [k, dim]: its vocabulary tags, deduplicated, in vocabulary
+        order, then (with :meth:`keep_private`) its other tags in alphabetical order. Unknown
+        tags are embedded first; with ``colour_words`` the colour terms a set names join it."""
         if self.colour_words:
             tag_sets = [with_colour_words(tags) for tags in tag_sets]
-        self.add(t for tags in tag_sets for t in tags)
-        return [sorted({self.index[normalize_tag(t)] for t in tags if normalize_tag(t)}) for tags in tag_sets]
+        sets = [{normalize_tag(t) for t in tags} - {""} for tags in tag_sets]
+        if self.private is None:
+            self.add(t for tags in sets for t in tags)
+        else:
+            self._embed_private(sorted({t for tags in sets for t in tags} - set(self.index)))
+        rows = []
+        for tags in sets:
+            known = sorted(self.index[t] for t in tags if t in self.index)
+            vectors = self.vectors[known]
+            others = sorted(t for t in tags if t not in self.index)
+            if others:
+                vectors = torch.cat([vectors, torch.stack([self.private[t] for t in others])])
+            rows.append(vectors)
+        return rows
+
+    def _embed_private(self, tags: list[str]) -> None:
+        new = [t for t in tags if t not in self.private]
+        for t in tags:
+            if t in self.private:
+                self.private.move_to_end(t)
+        if new:
+            if self.encoder is None:
+                raise KeyError(f"tag(s) {', '.join(new)} are not in this model's vocabulary, and no tag encoder "
+                               f"is loaded to embed them.")
+            vectors = torch.from_numpy(self.encoder.embed(new)).to(self.vectors)
+            for tag, vector in zip(new, vectors, strict=True):
+                self.private[tag] = vector
+        while len(self.private) > max(self.private_size, len(tags)):
+            self.private.popitem(last=False)
 
     def tokens(self, tag_sets: Sequence[Sequence[str]], min_length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Each tag set as a row of tag vectors: tokens ``[B, T, dim]`` and a bool mask ``[B, T]``.
@@ -254,16 +300,16 @@ class TagTable:
         length = max([min_length, *map(len, rows)])
         tokens = torch.zeros(len(rows), length, self.dim, device=self.vectors.device)
         mask = torch.zeros(len(rows), length, dtype=torch.bool, device=self.vectors.device)
-        for i, ids in enumerate(rows):
-            if ids:
-                tokens[i, :len(ids)] = self.vectors[ids]
-                mask[i, :len(ids)] = True
+        for i, vectors in enumerate(rows):
+            if len(vectors):
+                tokens[i, :len(vectors)] = vectors
+                mask[i, :len(vectors)] = True
         return tokens, mask
 
     def pool(self, tag_sets: Sequence[Sequence[str]]) -> torch.Tensor:
         """One vector per tag set: the mean of its tags' embeddings; zeros for an empty set."""
         out = torch.zeros(len(tag_sets), self.dim, device=self.vectors.device)
-        for i, ids in enumerate(self._rows(tag_sets)):
-            if ids:
-                out[i] = self.vectors[ids].mean(dim=0)
+        for i, vectors in enumerate(self._rows(tag_sets)):
+            if len(vectors):
+                out[i] = vectors.mean(dim=0)
         return out
