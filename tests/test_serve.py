@@ -304,6 +304,37 @@ def test_other_host_names_are_refused(server):
     assert status == 400
     status, _, _ = request(server, "GET", "/api/info", headers={"Host": "localhost"})
     assert status == 200
+    status, _, _ = request(server, "GET", "/api/info", headers={"Host": "127.0.0.1.attacker.example:80"})
+    assert status == 400
+
+
+def test_the_ipv6_loopback_answers_at_the_url_it_prints(tag_model):
+    """`serve --host ::1` prints http://[::1]:PORT; requests there carry Host: [::1]:PORT."""
+    import socket
+
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, host_name, serving
+
+    assert host_name("[::1]:7860") == "::1" and host_name("localhost:80") == "localhost"
+    assert host_name("127.0.0.1") == "127.0.0.1"
+    if not socket.has_ipv6:
+        pytest.skip("this machine has no IPv6")
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"))
+    try:
+        context = serving(app, host="::1")
+        url = context.__enter__()
+    except OSError as e:
+        pytest.skip(f"cannot bind ::1 here ({e})")
+    try:
+        assert url.startswith("http://[::1]:")
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection("::1", parts.port, timeout=30)
+        connection.request("GET", "/api/info", headers={"Host": parts.netloc})
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        connection.close()
+    finally:
+        context.__exit__(None, None, None)
 
 
 # -- the command -------------------------------------------------------------------------------------

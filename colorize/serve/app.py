@@ -47,7 +47,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -75,6 +74,38 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:7860`` -> ``::1``, ``localhost:80`` -> ``localhost``."""
+    header = header.strip().lower()
+    if header.startswith("["):  # an IPv6 literal, bracketed
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class TrustedHosts:
+    """ASGI middleware: refuse (400) requests whose Host header names none of ``allowed``.
+
+    Starlette's ``TrustedHostMiddleware`` cuts the header at its first colon, so it refuses
+    every request to ``[::1]``; this one reads bracketed IPv6 literals. It stops DNS
+    rebinding: a page whose name was pointed at 127.0.0.1 still sends its own name.
+    """
+
+    def __init__(self, app, allowed: Sequence[str]):
+        self.app = app
+        self.allowed = {name.lower().strip("[]") for name in allowed}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            name = host_name(headers.get(b"host", b"").decode("latin-1"))
+            if name not in self.allowed:
+                response = JSONResponse({"error": f"Invalid host header {name!r}: this server answers only "
+                                                  f"to {', '.join(sorted(self.allowed))}."}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -262,7 +293,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts is not None:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+        middleware.append(Middleware(TrustedHosts, allowed=list(allowed_hosts)))
     routes = [
         Route("/", index),
         Route("/api/info", info),
