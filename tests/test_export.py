@@ -21,3 +21,15 @@ def test_half_export_is_smaller_and_colours_alike(tiny_model, tmp_path):
     assert np.abs(full.astype(int) - half).max() <= 3
     again = CliRunner().invoke(main, ["export", str(tiny_model), "-o", str(out)])
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+def test_export_never_replaces_a_config_or_model_without_overwrite(tiny_model, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "config.json").write_text('{"mine": true}\n')
+    refused = CliRunner().invoke(main, ["export", str(tiny_model), "-o", str(out)])
+    assert refused.exit_code != 0 and "config.json already exists" in refused.output
+    assert (out / "config.json").read_text() == '{"mine": true}\n' and not (out / "model.safetensors").exists()
+    done = CliRunner().invoke(main, ["export", str(tiny_model), "-o", str(out), "--overwrite"])
+    assert done.exit_code == 0, done.output
+    assert Colorizer.from_pretrained(out).vocab == Colorizer.from_pretrained(tiny_model).vocab

@@ -15,7 +15,7 @@ import click
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Model folder to write: model.safetensors + config.json.")
 @click.option("--half", is_flag=True, help="Store weights as float16: half the size, read back as float32.")
-@click.option("--overwrite", is_flag=True, help="Replace a model already in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace a model (model.safetensors or config.json) already in --out.")
 def export(source, out, half, overwrite) -> None:
     """Export SOURCE (a run folder, a checkpoint .pt or a model folder) for colouring.
 
@@ -25,8 +25,10 @@ def export(source, out, half, overwrite) -> None:
     """
     from colorize.infer.colorizer import Colorizer
 
-    if (out / "model.safetensors").exists() and not overwrite:
-        raise click.ClickException(f"{out / 'model.safetensors'} already exists. Pass --overwrite to replace it.")
+    existing = [out / name for name in ("model.safetensors", "config.json") if (out / name).exists()]
+    if existing and not overwrite:
+        raise click.ClickException(f"{existing[0]} already exists, and export would replace it. Choose another "
+                                   f"--out, or pass --overwrite.")
     try:
         model = Colorizer.from_pretrained(source, device="cpu")
     except (FileNotFoundError, ValueError, KeyError) as e:
