@@ -70,3 +70,36 @@ def test_place_tones_leaves_other_attributes_alone():
 ])
 def test_colour_words_become_tags_of_their_own(tags, added):
     assert with_colour_words(tags) == tags + added
+
+
+@pytest.mark.parametrize("content, message", [
+    ('[1, 2]\n', "line 1: expected an object"),
+    ('7\n', "not a int"),
+    ('{"path": "a.png", "tags": [1, 2]}\n', "tags must be a comma-separated string or a list of strings"),
+    ('{"path": "a.png", "tags": {"x": 1}}\n', "tags must be"),
+    ('{"path": 5, "tags": "x"}\n', "the path must be a string"),
+    ('{"path": "a.png", "tags": "x"}\n{"path": "a.png", "tags": "y"}\n', "line 2: 'a.png' already has tags on line 1"),
+    ("[" * 100000 + "]" * 100000 + "\n", "nested too deeply"),
+])
+def test_bad_jsonl_tag_files_are_refused_with_the_line(tmp_path, content, message):
+    from colorize.data.tagfiles import TagFileError, load_tag_table
+
+    path = tmp_path / "tags.jsonl"
+    path.write_text(content)
+    with pytest.raises(TagFileError, match=message.replace("[", r"\[").replace("(", r"\(")) as error:
+        load_tag_table(path)
+    assert str(path) in str(error.value)
+
+
+def test_csv_tag_files_report_duplicates_and_unclosed_quotes(tmp_path):
+    from colorize.data.tagfiles import TagFileError, load_tag_table
+
+    path = tmp_path / "tags.csv"
+    path.write_text("path,tags\na.png,red\nb.png,blue\na.png,green\n")
+    with pytest.raises(TagFileError, match="line 4: 'a.png' already has tags on line 2"):
+        load_tag_table(path)
+    path.write_text('path,tags\na.png,"red, blue\nb.png,green\nc.png,white\n')
+    with pytest.raises(TagFileError, match="line 2: a quote opened here is not closed"):
+        load_tag_table(path)
+    path.write_text('path,tags\na.png,"red, blue"\nb.png,green\n')
+    assert load_tag_table(path) == {"a.png": ["red", "blue"], "b.png": ["green"]}

@@ -90,6 +90,15 @@ def load_tag_table(path: str | os.PathLike) -> dict[str, list[str]]:
     """
     path = Path(path)
     table: dict[str, list[str]] = {}
+    lines: dict[str, int] = {}  # key -> the line that gave it, to name both of a duplicate
+
+    def put(key: str, tags: list[str], number: int) -> None:
+        if key in lines:
+            raise TagFileError(f"{path}, line {number}: {key!r} already has tags on line {lines[key]}; "
+                               f"give each image one row")
+        lines[key] = number
+        table[key] = tags
+
     try:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             with open(path, encoding="utf-8-sig") as f:
@@ -98,14 +107,24 @@ def load_tag_table(path: str | os.PathLike) -> dict[str, list[str]]:
                         continue
                     try:
                         row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise TagFileError(f"{path}, line {number}: not valid JSON ({e.msg})") from None
-                    table[_key(row, path, number)] = parse_tags(row.get("tags") or "")
+                    except (json.JSONDecodeError, RecursionError) as e:
+                        reason = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                        raise TagFileError(f"{path}, line {number}: not valid JSON ({reason})") from None
+                    if not isinstance(row, dict):
+                        raise TagFileError(f"{path}, line {number}: expected an object such as "
+                                           f'{{"path": "a.png", "tags": "red hair"}}, not a {type(row).__name__}')
+                    put(_key(row, path, number), _row_tags(row.get("tags"), path, number), number)
         elif path.suffix.lower() in (".csv", ".tsv"):
             with open(path, encoding="utf-8-sig", newline="") as f:
                 reader = csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                for number, row in enumerate(reader, start=2):
-                    table[_key(row, path, number)] = parse_tags(row.get("tags") or "")
+                _ = reader.fieldnames  # reads the header, so line_num counts from it
+                start = reader.line_num + 1
+                for row in reader:
+                    number, start = start, reader.line_num + 1
+                    if any("\n" in str(value) for value in row.values() if value is not None):
+                        raise TagFileError(f"{path}, line {number}: a quote opened here is not closed, so the "
+                                           f"rows after it would be read as part of this one; close the quote")
+                    put(_key(row, path, number), _row_tags(row.get("tags"), path, number), number)
         else:
             raise TagFileError(f"{path}: expected a .csv, .tsv or .jsonl file of (path, tags) rows")
     except UnicodeDecodeError as e:
@@ -113,8 +132,22 @@ def load_tag_table(path: str | os.PathLike) -> dict[str, list[str]]:
     return table
 
 
+def _row_tags(tags, path: Path, number: int) -> list[str]:
+    """A row's tags: a comma-separated string or a list of strings (None: no tags)."""
+    if tags is None:
+        return []
+    if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        return parse_tags(tags)
+    if isinstance(tags, str):
+        return parse_tags(tags)
+    raise TagFileError(f"{path}, line {number}: tags must be a comma-separated string or a list of strings, "
+                       f"not {json.dumps(tags)[:60]}")
+
+
 def _key(row: dict, path: Path, number: int) -> str:
     key = row.get("path") or row.get("file")
     if not key:
-        raise TagFileError(f"{path}, row {number}: no 'path' column/key; each row needs path and tags")
-    return str(key)
+        raise TagFileError(f"{path}, line {number}: no 'path' column/key; each row needs path and tags")
+    if not isinstance(key, str):
+        raise TagFileError(f"{path}, line {number}: the path must be a string, not {json.dumps(key)[:60]}")
+    return key
