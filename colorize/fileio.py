@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "resolved"]
 
 # mkstemp creates files as 0600; finished outputs get the mode a plain open() would give them.
 _UMASK = os.umask(0)
@@ -49,3 +49,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def resolved(path: str | os.PathLike) -> Path:
+    """``Path(path).resolve()``, or its absolute path where symlinks loop (``resolve`` raises
+    RuntimeError there): the file is still named, and reading it says what is wrong."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))

@@ -49,6 +49,7 @@ GOOD = {  # file -> tags the import must give it
     "wide.png": ["wide"],
     "notags.png": [],
     "badjson.png": [],
+    "deepjson.png": [],
     "table/listed.png": ["from table"],
 }
 BAD = {
@@ -102,6 +103,8 @@ def collection(tmp_path_factory, dataset) -> Path:
     art(dataset, "1F499").rotate(90).save(src / "notags.png")
     art(dataset, "1F004").save(src / "badjson.png")
     (src / "badjson.png.json").write_text("{not json")
+    art(dataset, "1F499").save(src / "deepjson.png")
+    (src / "deepjson.png.json").write_text('{"tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
     art(dataset, "E2CC").save(src / "table/listed.png")
     (src / "bad/empty.png").write_bytes(b"")
     good_jpeg = (src / "jpeg/rotated.jpg").read_bytes()
@@ -152,6 +155,7 @@ def test_every_bad_file_gets_one_clear_line_and_the_import_goes_on(imported):
         assert len(lines) == 1 and problem in lines[0] and lines[0].endswith("skipped"), (name, lines)
         assert lines[0] in result.stderr
     assert "badjson.png: " in report and "not valid JSON" in report and "imported without tags" in report
+    assert "deepjson.png.json: JSON nested too deeply" in report
     assert "notags.png: no tags found" in report
     summary = f"imported {len(GOOD)}, already there 0, skipped 0, failed {len(BAD)}"
     assert summary in result.stdout

@@ -307,3 +307,30 @@ def test_missing_model_is_a_clear_error(tmp_path, dataset):
 def test_help_reads():
     result = CliRunner().invoke(main, ["run", "--help"])
     assert result.exit_code == 0 and "--side-by-side" in result.output and "INPUT..." in result.output
+
+
+def test_a_sidecar_nested_100000_deep_fails_its_sketch_only(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    sketch = next((dataset / "sketch").glob("*.png"))
+    shutil.copy(sketch, src / "a.png")
+    shutil.copy(sketch, src / "b.png")
+    (src / "a.png.json").write_text('{"tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--no-progress"])
+    assert result.exit_code == 1
+    assert "a.png.json: JSON nested too deeply" in result.output
+    assert (tmp_path / "out" / "b.png").exists() and not (tmp_path / "out" / "a.png").exists()
+
+
+def test_a_symlink_loop_among_the_inputs_fails_that_file_only(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(next((dataset / "sketch").glob("*.png")), src / "b.png")
+    (src / "loop.png").symlink_to(src / "loop.png")
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--no-progress"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if "loop.png" in line]
+    assert lines and "symbolic links" in lines[0], result.output
+    assert (tmp_path / "out" / "b.png").exists()

@@ -76,6 +76,8 @@ def sidecar_tags(image: Path) -> tuple[list[str], str | None]:
                 meta = json.loads(_read_text(path))
             except json.JSONDecodeError as e:
                 raise TagFileError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+            except RecursionError:
+                raise TagFileError(f"{path}: JSON nested too deeply to be metadata") from None
             if not isinstance(meta, dict):
                 raise TagFileError(f"{path}: expected a JSON object of metadata, got {type(meta).__name__}")
             return tags_from_metadata(meta), str(path)

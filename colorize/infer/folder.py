@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from colorize.fileio import resolved
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
 from colorize.finish import DEFAULT_FINISH, FINISHES, finish_layers
@@ -130,7 +131,7 @@ def _outputs(source: Source, out: Path, formats: Sequence[str]) -> dict[str, Pat
 def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite: bool,
           formats: Sequence[str], report: RunReport) -> list[_Job]:
     """One record per source; jobs for those that can be coloured, the rest failed or skipped here."""
-    inputs = {s.path.resolve() for s in sources}
+    inputs = {resolved(s.path) for s in sources}
     claimed: dict[Path, str] = {}
     jobs = []
     for source in sources:
@@ -139,15 +140,15 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
         files = _outputs(source, out, formats)
         record.output = str(files["png"])
         targets = list(files.values())
-        clash = next((t for t in targets if t.resolve() in claimed), None)
-        replaces = next((t for t in targets if t.resolve() in inputs), None)
+        clash = next((t for t in targets if resolved(t) in claimed), None)
+        replaces = next((t for t in targets if resolved(t) in inputs), None)
         for target in targets:
-            claimed.setdefault(target.resolve(), record.source)
+            claimed.setdefault(resolved(target), record.source)
         if replaces is not None:
             _fail(record, f"its output {replaces} would replace an input sketch. Choose another -o.")
             continue
         if clash is not None:
-            _fail(record, f"its output {clash} is also the output of {claimed[clash.resolve()]}, and one would "
+            _fail(record, f"its output {clash} is also the output of {claimed[resolved(clash)]}, and one would "
                           f"overwrite the other. Rename one of them, or colour them into different -o folders.")
             continue
         try:

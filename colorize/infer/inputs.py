@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from colorize.fileio import resolved
 from colorize.data.images import IMAGE_SUFFIXES
 
 __all__ = ["GLOB_CHARS", "Source", "check_output_folder", "find_sources"]
@@ -45,7 +46,7 @@ def _walk(root: Path, skip: Path | None) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _under((here / d).resolve(), skip))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _under(resolved(here / d), skip))
         found += [here / name for name in sorted(files) if not name.startswith(".") and _is_image(here / name)]
     return found
 
@@ -70,10 +71,10 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
     never colours its own results. Raises ``FileNotFoundError`` for an input that is not
     a file, a folder or a pattern that matches image files.
     """
-    skip = Path(skip).resolve() if skip is not None else None
+    skip = resolved(Path(skip)) if skip is not None else None
 
     def inner(root: Path) -> Path | None:  # skip, when strictly inside root
-        root = root.resolve()
+        root = resolved(root)
         return skip if skip is not None and skip != root and root in skip.parents else None
 
     sources: list[Source] = []
@@ -88,7 +89,7 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
         elif any(c in text for c in GLOB_CHARS):
             base = _glob_base(text)
             matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
-            matches = [m for m in matches if m.is_file() and _is_image(m) and not _under(m.resolve(), inner(base))]
+            matches = [m for m in matches if m.is_file() and _is_image(m) and not _under(resolved(m), inner(base))]
             if not matches:
                 raise FileNotFoundError(f"{given}: the pattern matches no image files "
                                         f"({', '.join(IMAGE_SUFFIXES)}). Check the pattern; quote it so "
@@ -98,7 +99,7 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
             raise FileNotFoundError(f"{given}: no such file or folder. Pass sketch files, folders of "
                                     f"them, or a quoted glob pattern such as 'art/**/*.png'.")
         for source in found:
-            key = source.path.resolve()
+            key = resolved(source.path)
             if key not in seen:
                 seen.add(key)
                 sources.append(source)
@@ -107,15 +108,15 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
 
 def check_output_folder(inputs: Sequence[str | os.PathLike], sources: Sequence[Source], out: Path) -> None:
     """Refuse an output folder that is an input folder, inside one, or the folder of an input file."""
-    target = Path(out).resolve()
+    target = resolved(Path(out))
     for given in inputs:
         folder = Path(os.path.expanduser(os.fspath(given)))
-        if folder.is_dir() and _under(target, folder.resolve()):
+        if folder.is_dir() and _under(target, resolved(folder)):
             raise ValueError(f"-o {out} is inside the input folder {given}, and colorize run does not write "
                              f"into its input. Choose an output folder outside {given}, or pass "
                              f"--allow-inside-input.")
     for source in sources:
-        if source.path.resolve().parent == target:
+        if resolved(source.path).parent == target:
             raise ValueError(f"-o {out} is the folder that holds the input {source.path}, and colorize run "
                              f"does not write beside its input. Choose another output folder, or pass "
                              f"--allow-inside-input.")

@@ -13,6 +13,7 @@ import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
+from colorize.fileio import resolved
 from colorize.data.tagfiles import load_tag_table, sidecar_tags
 from colorize.infer.colorizer import as_tag_list
 from colorize.infer.inputs import Source
@@ -47,14 +48,14 @@ class TagResolver:
             self._by_path.setdefault(_norm_key(key), key)
             written = Path(os.path.expanduser(key))
             for candidate in (written, self.tags_file.parent / written) if not written.is_absolute() else (written,):
-                self._by_file.setdefault(candidate.resolve(), key)
+                self._by_file.setdefault(resolved(candidate), key)
             if "/" not in _norm_key(key):
                 by_name.setdefault(_norm_key(key), []).append(key)
         self._by_name = {name: keys[0] for name, keys in by_name.items() if len(keys) == 1}
 
     def _row(self, source: Source) -> str | None:
         for key in (self._by_path.get(str(source.rel)), self._by_path.get(_norm_key(str(source.path))),
-                    self._by_file.get(source.path.resolve()), self._by_name.get(source.path.name)):
+                    self._by_file.get(resolved(source.path)), self._by_name.get(source.path.name)):
             if key is not None:
                 return key
         return None
