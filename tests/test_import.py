@@ -267,3 +267,19 @@ def test_a_different_size_into_the_same_folder_is_refused(collection, tmp_path):
     import_folder(collection / "png", tmp_path, size=64, workers=1, progress=False)
     with pytest.raises(ValueError, match="--size 64"):
         import_folder(collection / "png", tmp_path, size=32, workers=1, progress=False)
+
+
+def test_a_file_over_the_size_limit_is_skipped_by_name_without_being_read(tmp_path, dataset):
+    from colorize.data.importer import MAX_FILE_BYTES
+
+    src = tmp_path / "src"
+    src.mkdir()
+    art(dataset, "1F499").save(src / "good.png")
+    (src / "good.txt").write_text("blue heart")
+    with open(src / "huge.png", "wb") as f:  # sparse: no disk used, and never read
+        f.truncate(MAX_FILE_BYTES + 1)
+    result = CliRunner().invoke(main, ["data", "import", str(src), "--out", str(tmp_path / "out"), "--size", "64"])
+    report = (tmp_path / "out" / "import-report.txt").read_text()
+    assert "huge.png: file is 1,024.0 MiB, over the 1024 MiB limit for one image; skipped" in report
+    assert {row["original"] for row in Manifest(tmp_path / "out")} == {"good.png"}
+    assert result.exit_code == 0 and "failed 1" in result.output, result.output  # non-zero only with --strict

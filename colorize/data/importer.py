@@ -74,9 +74,10 @@ def _import_one(job: _Job) -> dict:
     """Worker: import one file; return its row (with ``_status``), or ``{'_error': ...}``."""
     path, out = Path(job.path), Path(job.out)
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size  # checked before reading: an oversized file is never loaded
         if size > MAX_FILE_BYTES:
-            raise ImageError(f"file is {size >> 20} MiB, over the {MAX_FILE_BYTES >> 20} MiB limit")
+            return {"_error": f"{job.name}: file is {size / 2**20:,.1f} MiB, over the {MAX_FILE_BYTES >> 20} MiB "
+                              f"limit for one image; skipped"}
         data = path.read_bytes()
     except OSError as e:
         return {"_error": f"{job.name}: cannot read ({e.strerror or e}); skipped"}
