@@ -178,6 +178,24 @@ def test_flats_are_one_colour_per_region_and_the_background_stays_white():
     assert (flats[labels == labels[5, 5]] == 255).all()
 
 
+def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], *options: str) -> np.ndarray:
+    """`colorize run --finish flat --layers [options]` on one dataset sketch resized to
+    ``size`` (as IN/a.png, into tmp_path/out); returns the sketch (BGR) as written."""
+    from click.testing import CliRunner
+
+    from colorize.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), size, interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(src / "a.png"), big)
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--finish", "flat", "--layers", *options, "--tags", "red heart",
+                                       "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return big
+
+
 def test_run_writes_flats_and_layered_files_that_an_independent_reader_opens(tmp_path, dataset, tiny_model):
     """--finish flat --layers: the PNG, an OpenRaster file read back with zipfile + XML (not
     with the library that wrote it), and a 16-bit region map; compositing the layers gives
@@ -186,19 +204,9 @@ def test_run_writes_flats_and_layered_files_that_an_independent_reader_opens(tmp
     import xml.etree.ElementTree as ET
     import zipfile
 
-    from click.testing import CliRunner
     from PIL import Image
 
-    from colorize.cli import main
-
-    src = tmp_path / "in"
-    src.mkdir()
-    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (300, 300),
-                     interpolation=cv2.INTER_NEAREST)
-    cv2.imwrite(str(src / "a.png"), big)
-    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
-                                       "--finish", "flat", "--layers", "--tags", "red heart", "--no-progress"])
-    assert result.exit_code == 0, result.output
+    _run_flat_with_layers(tmp_path, dataset, tiny_model, (300, 300))
     flat = np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB"))
     assert flat.shape == (300, 300, 3)
     with zipfile.ZipFile(tmp_path / "out" / "a.ora") as ora:
@@ -228,25 +236,14 @@ def test_run_writes_a_psd_that_imagemagick_reads_layer_by_layer(tmp_path, datase
     import shutil
     import subprocess
 
-    from click.testing import CliRunner
     from PIL import Image
-
-    from colorize.cli import main
 
     if shutil.which("identify") is None:
         reason = "ImageMagick is not installed (apt-get install imagemagick; .ci/run does it)"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    src = tmp_path / "in"
-    src.mkdir()
-    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (200, 150),
-                     interpolation=cv2.INTER_NEAREST)
-    cv2.imwrite(str(src / "a.png"), big)
-    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
-                                       "--finish", "flat", "--layers", "--layers-format", "psd", "--tags", "red heart",
-                                       "--no-progress"])
-    assert result.exit_code == 0, result.output
+    big = _run_flat_with_layers(tmp_path, dataset, tiny_model, (200, 150), "--layers-format", "psd")
     out = tmp_path / "out"
     assert not (out / "a.ora").exists() and (out / "a.regions.png").exists()
     psd = out / "a.psd"

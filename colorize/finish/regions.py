@@ -155,15 +155,14 @@ def ink_relief(ink: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(relief, cv2.COLOR_GRAY2BGR)
 
 
-def flood(markers: np.ndarray, ink: np.ndarray, relief: np.ndarray | None = None) -> np.ndarray:
+def flood(markers: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Grow seeds (int32 [H, W], 0 = unclaimed; changed in place) until every pixel has one.
 
     A watershed over the depth of the ink (its distance from paper): paper is claimed
     first, lines last, and each line pixel joins the region on its nearer side (noise in a
     scan's ink makes no ridge), so flats have no white seams under the lines.
-    ``relief``: :func:`ink_relief` of ``ink``, when the caller floods more than once.
     """
-    cv2.watershed(ink_relief(ink) if relief is None else relief, markers)
+    cv2.watershed(ink_relief(ink), markers)
     # watershed marks the pixels between basins -1 (and the 1-px frame): take a neighbour's label
     h, w = markers.shape
     padded = np.zeros((h + 2, w + 2), np.int32)
