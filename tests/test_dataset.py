@@ -1,6 +1,11 @@
-"""The streaming dataset: shapes, dtypes, ranges, tags, workers and aligned augmentation."""
+"""The streaming dataset: shapes, dtypes, ranges, tags, workers and aligned augmentation; manifest checks at load."""
 
 from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from colorize.data.augment import geometric, line_style
 from colorize.data.dataset import PairDataset, collate_pairs, to_image, to_tensor
-from colorize.data.manifest import Manifest
+from colorize.data.manifest import Manifest, ManifestError
 from tests.conftest import SIZE
 
 
@@ -134,3 +139,87 @@ def test_the_cache_stops_at_its_limit_and_reads_the_rest_from_disk(dataset):
         for i in range(len(ds)):
             assert torch.equal(ds[i]["target"], plain[i]["target"]) and torch.equal(ds[i]["sketch"], plain[i]["sketch"])
     assert len(ds.cache) == 5 and ds.cache_bytes == 5 * one_image <= ds.cache_limit
+
+
+# -- the manifest is checked when it is loaded -----------------------------------------------
+
+
+def copy_with_line(dataset: Path, folder: Path, number: int, text: str) -> Path:
+    """A copy of ``dataset`` in ``folder`` whose manifest has ``text`` as line ``number``."""
+    shutil.copytree(dataset, folder)
+    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[number - 1] = text
+    (folder / "manifest.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return folder
+
+
+def edited(dataset: Path, number: int, **fields) -> str:
+    """Line ``number`` of ``dataset``'s manifest with ``fields`` replaced."""
+    row = json.loads((dataset / "manifest.jsonl").read_text(encoding="utf-8").splitlines()[number - 1])
+    return json.dumps(row | fields)
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"tags": None}, "tags is null, not a list of strings (write [] for no tags)"),
+    ({"tags": ["red", 3]}, "tags[1] is a number (3); every tag must be a string"),
+    # a string would become the tags "a", "d", "e", "h", "i", "r": refused, not split
+    ({"tags": "red hair"}, 'tags is a string ("red hair"), not a list of strings; write it as a list'),
+    ({"split": "vall"}, 'split is a string ("vall"), not one of train, val, excluded'),
+    ({"id": 7}, "id is a number (7), not an id"),
+    ({"color": ""}, "color is empty, not a path"),
+    ({"is_flag": "yes"}, 'is_flag is a string ("yes"), not a boolean'),
+    ({"width": 1.5}, "width is a number (1.5), not an integer"),
+    ({"sketch": None, "extractor": "pencil"}, 'extractor is a string ("pencil"), not one of'),
+])
+def test_a_malformed_row_fails_the_load_with_its_line(dataset, tmp_path, fields, problem):
+    copy = copy_with_line(dataset, tmp_path / "copy", 3, edited(dataset, 3, **fields))
+    with pytest.raises(ManifestError) as caught:
+        Manifest(copy, split="val")  # every row is checked, whichever split is read
+    message = str(caught.value)
+    assert message.startswith(f"{copy / 'manifest.jsonl'}, line 3: {problem}")
+    assert message.endswith("Fix line 3 or rebuild the dataset.")
+
+
+@pytest.mark.parametrize(("line", "got"), [
+    ("42", "a number (42)"),
+    ('["red hair"]', 'a list (["red hair"])'),
+    ('"red hair"', 'a string ("red hair")'),
+    ("null", "null"),
+])
+def test_a_line_that_is_not_a_json_object_fails_the_load(dataset, tmp_path, line, got):
+    copy = copy_with_line(dataset, tmp_path / "copy", 5, line)
+    with pytest.raises(ManifestError) as caught:
+        PairDataset(copy, split="train")
+    assert str(caught.value) == (f"{copy / 'manifest.jsonl'}, line 5: expected a JSON object, one row "
+                                 f'{{"id": ...}}, got {got}. Fix line 5 or rebuild the dataset.')
+    assert isinstance(caught.value, ValueError), "callers that catch ValueError keep working"
+
+
+def test_rows_with_missing_images_are_skipped_named_and_reported_once(dataset, tmp_path, caplog):
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    rows = [json.loads(line) for line in (copy / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    (copy / rows[1]["sketch"]).unlink()  # line 2
+    (copy / rows[6]["color"]).unlink()  # line 7
+    with caplog.at_level(logging.WARNING, logger="colorize"):
+        manifest = Manifest(copy)
+        again = PairDataset(copy, split=None)  # the same rows, opened again: no second warning
+    assert len(manifest) == len(again) == len(rows) - 2
+    assert manifest.missing == [(2, rows[1]["sketch"]), (7, rows[6]["color"])]
+    assert {row["id"] for row in manifest} == {row["id"] for row in rows} - {rows[1]["id"], rows[6]["id"]}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "colorize"]
+    assert warnings == [f"{copy / 'manifest.jsonl'}: 2 row(s) skipped: their image files are missing, "
+                        f"e.g. line 2: {rows[1]['sketch']}, line 7: {rows[6]['color']}. "
+                        f"Restore the files or rebuild the dataset."]
+    assert [again[i]["id"] for i in range(len(again))] == [row["id"] for row in manifest], "every row left reads"
+
+
+def test_a_split_whose_images_are_all_missing_fails_the_load(dataset, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    shutil.rmtree(copy / "color")
+    with pytest.raises(FileNotFoundError) as caught:
+        Manifest(copy)
+    first = json.loads((copy / "manifest.jsonl").read_text(encoding="utf-8").splitlines()[0])["color"]
+    assert f"the image files of all 12 row(s) are missing (e.g. line 1: {first}, line 2: " in str(caught.value)
+    assert str(caught.value).endswith("Pass the folder the manifest was built in, or rebuild the dataset.")

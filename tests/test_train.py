@@ -1,9 +1,10 @@
-"""`colorize train` end to end at 64 px: run folders, TensorBoard, checkpoints, resume, Ctrl-C, DDP."""
+"""`colorize train` end to end at 64 px: run folders, TensorBoard, checkpoints, resume, Ctrl-C, crashes, DDP."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,6 +126,69 @@ def test_runs_never_overwrite_each_other(dataset, tmp_path):
                                               "batch_size": 2, "eval_every": 0}), progress=False)
         trainer.train()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-cpu", "00001-cpu"]
+
+
+def tiny_trainer(data: Path, runs: Path, steps: int) -> Trainer:
+    """The tiny model on ``data``, images read from disk at every step (no cache)."""
+    return Trainer(load_config("cpu", {"data": str(data), "runs_dir": str(runs), "steps": steps, "model.size": 64,
+                                       "model.ngf": 8, "model.ndf": 8, "workers": 0, "batch_size": 2,
+                                       "eval_every": 0, "cache": False, "save_every": 1000}), progress=False)
+
+
+def break_colour_images(data: Path) -> None:
+    for image in (data / "color").iterdir():
+        image.write_bytes(b"not a png")
+
+
+def test_a_malformed_manifest_fails_before_training_with_its_line(dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    lines = (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[3] = json.dumps(json.loads(lines[3]) | {"split": "vall"})
+    (data / "manifest.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    result = CliRunner().invoke(main, train_args(data, tmp_path / "runs", "--steps", "2"))
+    assert result.exit_code == 1
+    assert f"{data / 'manifest.jsonl'}, line 4: split is a string (\"vall\")" in result.output
+    assert "Fix line 4 or rebuild the dataset." in result.output
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir()), "no run folder, no step"
+
+
+def test_a_crash_mid_training_saves_a_resumable_checkpoint_and_is_raised(dataset, tmp_path, capsys):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    shutil.copytree(dataset, data)
+    trainer = tiny_trainer(data, runs, steps=10)
+    step = trainer.train_step
+
+    def step_then_break_the_images(batch):
+        out = step(batch)
+        if trainer.step == 1:  # the second step: no colour image decodes from the next batch on
+            break_colour_images(data)
+        return out
+
+    trainer.train_step = step_then_break_the_images
+    with pytest.raises(OSError, match="unreadable color image"):
+        trainer.train()
+    checkpoint = find_checkpoint("latest", runs)
+    assert checkpoint.name == "step-0000002.pt"
+    assert (f"Training stopped at step 2 by OSError; saved {checkpoint}. Fix the cause (below), "
+            f"then resume with --resume latest.") in capsys.readouterr().err
+    shutil.rmtree(data)
+    shutil.copytree(dataset, data)  # the images repaired, the run goes on from the checkpoint
+    resumed = Trainer.resume(checkpoint, steps=3, progress=False)
+    assert resumed.step == 2
+    assert resumed.train() == checkpoint.parent / "step-0000003.pt"
+
+
+def test_a_crash_before_the_first_step_saves_nothing(dataset, tmp_path, capsys):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    shutil.copytree(dataset, data)
+    trainer = tiny_trainer(data, runs, steps=10)
+    break_colour_images(data)
+    with pytest.raises(OSError, match="unreadable color image"):
+        trainer.train()
+    assert not list(runs.glob("*/checkpoints/*.pt"))
+    assert "Training stopped at step 0 by OSError; no step since the start, so nothing was saved." in \
+        capsys.readouterr().err
 
 
 def _child_env() -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 Nothing is loaded up front beyond the manifest's row offsets: each ``__getitem__`` reads
 one row and decodes its two PNGs, so memory does not grow with the size of the dataset.
+The manifest is checked when it is loaded (:mod:`colorize.data.manifest`): a malformed
+row fails then, with its line, and rows whose image files are missing are left out with
+one warning. An image that is there but does not decode raises ``OSError`` naming it.
 Rows imported with ``--extract-at train`` have no stored sketch: their line art is
 extracted from the colour image on every load, so each epoch sees fresh line styles.
 

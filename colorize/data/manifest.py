@@ -18,6 +18,29 @@ Reading is lazy: :class:`Manifest` keeps only the byte offset of each selected r
 a row, in one NumPy array, so forked DataLoader workers share it without copy-on-write
 growth) and parses a row when it is asked for.
 
+Every row is checked when the manifest is loaded, so a bad one stops a command before
+its first training step, not hours into it:
+
+- **A malformed row fails the load** with :class:`ManifestError` (a ``ValueError``) that
+  names the manifest, the line and what is wrong: a line that is not JSON or not a JSON
+  object (``42``, ``[...]``, ``null``); a required field missing; ``id``, ``color`` or
+  ``sketch`` not a string (``sketch`` may be null: line art extracted while training);
+  ``tags`` not a list of strings (``null``, ``"red hair"``, ``["red", 3]``; a string is
+  refused, not split: it would be read letter by letter); ``split`` not one of
+  ``train``, ``val``, ``excluded``; an optional field of the wrong type (``drawing`` a
+  string or null, ``source`` and ``original`` strings, ``is_flag`` and ``aligned``
+  booleans, ``width`` and ``height`` integers, ``extractor`` a known line extractor
+  where ``sketch`` is null). Other fields are ignored.
+- **A row whose image file is missing is skipped**, and reported: its line and path go to
+  :attr:`Manifest.missing`, and one warning on the ``colorize`` logger gives the count
+  and the first few (each missing row is reported once per process, however many times
+  the manifest is opened). Only the selected splits are checked, with one ``stat`` per
+  image. When *every* selected row is missing its images, the load fails with
+  ``FileNotFoundError``: the images were moved, or never built. An image that exists
+  but cannot be decoded is found only when it is read
+  (:class:`~colorize.data.dataset.PairDataset` raises ``OSError`` naming it; the trainer
+  saves a checkpoint on the way out).
+
     rows = Manifest("data/openmoji", split="train"); row = rows[0]
 """
 
@@ -25,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,11 +57,88 @@ import numpy as np
 
 from colorize.fileio import atomic_write_text
 
-__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "read_build_info", "resolve_manifest", "split_for", "write_manifest"]
+__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "read_build_info", "resolve_manifest", "split_for",
+           "write_manifest"]
+
+log = logging.getLogger("colorize")
 
 MANIFEST_NAME = "manifest.jsonl"
 SPLITS = ("train", "val", "excluded")
 REQUIRED = ("id", "sketch", "color", "tags", "split")
+# optional fields the code reads, and the JSON types they may have (None: null is allowed)
+OPTIONAL = {"drawing": (str, None), "source": (str,), "original": (str,), "extractor": (str, None),
+            "is_flag": (bool,), "aligned": (bool,), "width": (int,), "height": (int,)}
+SHOW_MISSING = 3  # how many missing images a warning names
+_reported: set[tuple[str, int]] = set()  # (manifest, line) of missing images already warned about
+
+
+class ManifestError(ValueError):
+    """A manifest row that cannot be used; the message names the file, the line and the fix."""
+
+
+def _json_type(value) -> str:
+    """The JSON name of ``value``'s type, for messages: ``a number``, ``a string``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _described(value) -> str:
+    """``value``'s JSON type and the value as it stands in the line, cut short: ``a number (3)``."""
+    if value is None:
+        return "null"
+    text = json.dumps(value, ensure_ascii=False)
+    return f"{_json_type(value)} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
+def _problem(row) -> str | None:
+    """What is wrong with one parsed row, or None when it is usable."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, one row {{\"id\": ...}}, got {_described(row)}"
+    missing = [k for k in REQUIRED if k not in row]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    for key in ("id", "color", "sketch"):
+        value = row[key]
+        if not (isinstance(value, str) and value) and not (key == "sketch" and value is None):
+            want = "a path or null" if key == "sketch" else "an id" if key == "id" else "a path"
+            got = "empty" if value == "" else _described(value)
+            return f"{key} is {got}, not {want}"
+    tags = row["tags"]
+    if isinstance(tags, str):
+        return (f"tags is {_described(tags)}, not a list of strings; write it as a list, "
+                f"e.g. [\"red hair\", \"smile\"] (a string would be read letter by letter)")
+    if not isinstance(tags, list):
+        return f"tags is {_described(tags)}, not a list of strings (write [] for no tags)"
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str):
+            return f"tags[{i}] is {_described(tag)}; every tag must be a string"
+    if row["split"] not in SPLITS:
+        return f"split is {_described(row['split'])}, not one of {', '.join(SPLITS)}"
+    for key, types in OPTIONAL.items():
+        if key not in row:
+            continue
+        value = row[key]
+        allowed = tuple(t for t in types if t is not None)
+        if value is None:
+            ok = None in types
+        else:  # a JSON true is a Python int too; it is no width
+            ok = isinstance(value, allowed) and (bool in allowed or not isinstance(value, bool))
+        if not ok:
+            names = " or ".join({str: "a string", bool: "a boolean", int: "an integer", None: "null"}[t] for t in types)
+            return f"{key} is {_described(value)}, not {names}"
+    if row["sketch"] is None and row.get("extractor") is not None:  # it draws this row's line art
+        from colorize.data.extract import CHOICES
+
+        if row["extractor"] not in CHOICES:
+            return f"extractor is {_described(row['extractor'])}, not one of {', '.join(CHOICES)}"
+    return None
 
 
 def split_for(key: str, val_fraction: float = 0.1) -> str:
@@ -84,6 +185,10 @@ class Manifest:
     Args:
         path: the dataset folder or its ``manifest.jsonl``.
         split: a split name, a tuple of them, or None for every row.
+
+    Raises :class:`ManifestError` on a malformed row, ``FileNotFoundError`` when no
+    selected row has its images. Rows of the selection whose images are missing are
+    left out; ``missing`` lists them as ``(line, path)``.
     """
 
     def __init__(self, path: str | os.PathLike, split: str | tuple[str, ...] | None = None):
@@ -93,27 +198,67 @@ class Manifest:
         if wanted is not None and not wanted <= set(SPLITS):
             raise ValueError(f"unknown split {sorted(wanted - set(SPLITS))}; choose from {', '.join(SPLITS)}")
         offsets = []
+        self.missing: list[tuple[int, str]] = []  # (line, image path) of rows skipped for a missing image
+        selected = 0
         with open(self.path, "rb") as f:
             offset = 0
             for number, line in enumerate(f, start=1):
                 if line.strip():
                     row = self._parse(line, number)
                     if wanted is None or row["split"] in wanted:
-                        offsets.append(offset)
+                        selected += 1
+                        gone = self._missing_image(row)
+                        if gone is None:
+                            offsets.append(offset)
+                        else:
+                            self.missing.append((number, gone))
                 offset += len(line)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._file = None
         self._pid = None
+        if self.missing and not offsets:
+            raise FileNotFoundError(
+                f"{self.path}: the image files of all {selected} row(s) are missing "
+                f"({self.describe_missing()}). Pass the folder the manifest was built in, "
+                f"or rebuild the dataset.")
+        self._report_missing()
 
     def _parse(self, line: bytes, number: int | str) -> dict:
+        """One row, checked; ``number`` is its line (or, read back later, where it starts)."""
+        where = f"line {number}" if isinstance(number, int) else f"the row {number}"
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{self.path}, line {number}: not valid JSON ({e.msg}). Rebuild the dataset.") from None
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise ValueError(f"{self.path}, line {number}: missing field(s) {', '.join(missing)}. Rebuild the dataset.")
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            reason = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8"
+            raise ManifestError(f"{self.path}, {where}: not valid JSON ({reason}). "
+                                f"Fix {where} or rebuild the dataset.") from None
+        problem = _problem(row)
+        if problem is not None:
+            raise ManifestError(f"{self.path}, {where}: {problem}. Fix {where} or rebuild the dataset.")
         return row
+
+    def _missing_image(self, row: dict) -> str | None:
+        """The first of a row's image paths (as the manifest gives it) with no file, or None."""
+        for key in ("sketch", "color"):
+            if row[key] is not None and not os.path.isfile(self.root / row[key]):
+                return row[key]
+        return None
+
+    def describe_missing(self, missing: list[tuple[int, str]] | None = None) -> str:
+        """``e.g. line 12: sketch/x.png, line 15: color/y.png``: the first few of ``missing``
+        (default: :attr:`missing`)."""
+        missing = self.missing if missing is None else missing
+        shown = ", ".join(f"line {number}: {path}" for number, path in missing[:SHOW_MISSING])
+        return f"e.g. {shown}" + (", ..." if len(missing) > SHOW_MISSING else "")
+
+    def _report_missing(self) -> None:
+        """One warning for the skipped rows not reported before in this process."""
+        new = [(n, p) for n, p in self.missing if (str(self.path), n) not in _reported]
+        if not new:
+            return
+        _reported.update((str(self.path), n) for n, _ in new)
+        log.warning(f"{self.path}: {len(new)} row(s) skipped: their image files are missing, "
+                    f"{self.describe_missing(new)}. Restore the files or rebuild the dataset.")
 
     def __len__(self) -> int:
         return len(self._offsets)

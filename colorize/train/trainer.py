@@ -9,6 +9,13 @@ The colour loss is L1, weighted ``1 + variant_weight`` on the pixels where a dra
 colourings differ (the pixels only the tags can decide) and 1 elsewhere. With
 ``gan_lambda = 0`` the discriminator is neither run nor trained.
 
+A crash never loses the steps since the last checkpoint: an exception in the loop (an
+image that will not decode, a full disk, running out of GPU memory) first saves the
+usual resumable checkpoint of the state as it stands, says where on stderr, and is then
+raised again. Nothing is saved when no step has been taken since the last checkpoint
+(or since the start), since nothing would be gained; a second Ctrl-C still quits at
+once, without saving.
+
 With ``eval_every`` set, every N steps the generator (its EMA when on) is scored on the
 val split's variant groups (:class:`~colorize.train.watch.VariantProbe`). The figures go
 to TensorBoard and to ``RUN/eval.csv``; the best check by variant accuracy is kept as
@@ -186,6 +193,8 @@ class Trainer:
             self.step = int(state["step"])
             self.elapsed = float(state.get("elapsed", 0.0))
             self.best = state.get("best")
+        self._saved_step = self.step  # the newest step on disk: a crash saves only when past it
+        self._saved_path: Path | None = None
         self.ema = EMA(self.G, cfg.ema) if cfg.ema > 0 else None
         if self.ema is not None and state is not None and state.get("G_ema"):
             self.ema.load_state_dict(state["G_ema"], updates=self.step)
@@ -305,6 +314,7 @@ class Trainer:
         if not self.dist.main:
             return None
         path = save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), keep_last=self.config.keep_last)
+        self._saved_step, self._saved_path = self.step, path
         if self.best is None:
             self._export()
         return path
@@ -370,6 +380,24 @@ class Trainer:
             tqdm.write("Ctrl-C: finishing this step and saving a checkpoint (press again to quit at once).",
                        file=sys.stderr)
 
+    def _save_on_crash(self, error: Exception) -> None:
+        """Checkpoint the steps taken since the last save, after ``error`` stopped the loop; say where."""
+        if not self.dist.main:
+            return
+        failed = f"Training stopped at step {self.step} by {type(error).__name__}"
+        if self.step == self._saved_step:
+            last = f"; the last checkpoint is {self._saved_path}" if self._saved_path else ""
+            tqdm.write(f"{failed}; no step since the {'last checkpoint' if self._saved_path else 'start'}, "
+                       f"so nothing was saved{last}.", file=sys.stderr)
+            return
+        try:
+            path = self.save()
+        except Exception as e:  # the original error is the one to raise; say this one too
+            tqdm.write(f"{failed}, and saving a checkpoint failed as well ({type(e).__name__}: {e}).", file=sys.stderr)
+            return
+        tqdm.write(f"{failed}; saved {path}. Fix the cause (below), then resume with --resume latest.",
+                   file=sys.stderr)
+
     def train(self) -> Path | None:
         """Run until ``config.steps`` or ``config.minutes``; return the last checkpoint's path (main process)."""
         cfg = self.config
@@ -421,11 +449,17 @@ class Trainer:
                     last_saved = self.save()
                 now = time.perf_counter()
                 self.elapsed, clock = self.elapsed + now - clock, now
+            if self.probe is not None and self._checked_at != self.step and not self._stop:
+                self.check(writer)  # the last weights get a check too
+        except Exception as error:  # not KeyboardInterrupt: a second Ctrl-C quits at once
+            self.elapsed += time.perf_counter() - clock
+            self._save_on_crash(error)
+            if writer is not None:
+                writer.close()
+            raise
         finally:
             signal.signal(signal.SIGINT, previous)
             bar.close()
-        if self.probe is not None and self._checked_at != self.step and not self._stop:
-            self.check(writer)  # the last weights get a check too
         last_saved = self.save() if self.dist.main else None
         if writer is not None:
             flat = {k: v for k, v in cfg.to_dict().items() if isinstance(v, int | float | str | bool)}
