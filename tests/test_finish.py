@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from colorize.data.images import fit_square
 from colorize.finish import finish_layers, lay_lines
 from colorize.finish.flats import flat_colours, region_medians
 from colorize.finish.regions import find_regions, line_mask
@@ -330,3 +331,26 @@ def test_colorizer_layers_gives_both_finishes_of_one_colouring(dataset, tiny_mod
     if layers.finish == "flat":
         assert np.array_equal(layers.result, colorizer.colorize(sketch, "red heart", finish="flat"))
     assert np.array_equal(lay_lines(layers.soft, layers.sketch), colorizer.colorize(sketch, "red heart", finish="soft"))
+
+
+def test_a_grid_with_no_seed_left_is_finished_not_hung():
+    """A dense grid once left the watershed no seed, and the fill-in loop spun forever."""
+    grid = np.full((500, 500, 3), 255, np.uint8)
+    grid[::4] = grid[:, ::4] = grid[1::4] = grid[:, 1::4] = 0
+    square, box = fit_square(grid, 64)
+    for how in ("flat", "soft"):
+        finished = finish_layers(square, grid, box, how=how, regions=True)
+        assert finished.labels.min() >= 1 and finished.result.shape == grid.shape
+
+
+def test_medians_by_sorting_equal_medians_by_histogram(monkeypatch):
+    """Hundreds of thousands of regions (a noise upload) take the sorting path: same medians, no 1.7 GB histogram."""
+    import colorize.finish.flats as flats
+
+    rng = np.random.default_rng(0)
+    keys, values = rng.integers(0, 5000, 200_000), rng.integers(0, 256, (200_000, 3)).astype(np.uint8)
+    keys[:10] = 4999  # a key with an even count and one with none
+    by_histogram = flats._medians(keys, values, 5001)
+    monkeypatch.setattr(flats, "HISTOGRAM_CELLS", 0)
+    by_sorting = flats._medians(keys, values, 5001)
+    assert (by_sorting == by_histogram).all() and (by_sorting[5000] == 0).all()

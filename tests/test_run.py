@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -334,3 +335,110 @@ def test_a_symlink_loop_among_the_inputs_fails_that_file_only(tmp_path, dataset,
     lines = [line for line in result.output.splitlines() if "loop.png" in line]
     assert lines and "symbolic links" in lines[0], result.output
     assert (tmp_path / "out" / "b.png").exists()
+
+
+def test_symlinked_folders_are_followed_once_and_unreadable_ones_fail(tmp_path, dataset, tiny_model, monkeypatch):
+    src, elsewhere, out = tmp_path / "in", tmp_path / "elsewhere", tmp_path / "out"
+    (src / "locked").mkdir(parents=True)
+    elsewhere.mkdir()
+    sketch(dataset).save(src / "a.png")
+    sketch(dataset).save(src / "locked" / "hidden-from-us.png")
+    sketch(dataset).save(elsewhere / "b.png")
+    (src / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (src / "again").symlink_to(src, target_is_directory=True)  # a loop back to the input folder
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # the tests run as root, who may read a chmod 000 folder: refuse it here
+        if Path(os.fspath(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = run(src, "-o", out, "--model", tiny_model, "--no-progress")
+    assert result.exit_code == 1, result.output
+    assert (out / "a.png").is_file() and (out / "linked" / "b.png").is_file(), (result.output, result.exc_info)
+    assert not (out / "again").exists()
+    line = next(line for line in result.output.splitlines() if "locked" in line)
+    assert line.startswith(f"{src / 'locked'}: cannot read this folder (Permission denied)"), result.output
+    assert f"{src / 'again'}: is {src}, searched already" in result.output
+    assert "2 coloured, 1 failed, 0 skipped" in result.output
+
+
+def test_an_unreadable_file_says_it_cannot_be_read(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    sketch(dataset).save(src / "a.png")
+    (src / "gone.png").symlink_to(tmp_path / "moved-away.png")  # the tests run as root: chmod 000 would not stop them
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--no-progress")
+    assert result.exit_code == 1
+    line = next(line for line in result.output.splitlines() if "gone.png:" in line)
+    assert "cannot be read: No such file or directory" in line and "corrupt" not in line, result.output
+    assert "Check that it exists and that you may read it" in line
+
+
+@pytest.mark.parametrize("output", ["art/out", "art/deep/out"])
+def test_refuses_to_write_inside_a_patterns_folder(tmp_path, dataset, tiny_model, monkeypatch, output):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "art" / "deep").mkdir(parents=True)
+    sketch(dataset).save(tmp_path / "art" / "deep" / "a.png")
+    result = run("art/**/*.png", "-o", output, "--model", tiny_model)
+    assert result.exit_code != 0 and "the folder the pattern art/**/*.png searches" in result.output, result.output
+    assert not (tmp_path / output).exists()
+    allowed = run("art/**/*.png", "-o", output, "--model", tiny_model, "--allow-inside-input", "--no-progress")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_an_image_too_wide_for_png_is_refused_by_its_real_cause(tmp_path, dataset, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    sketch(dataset).save(src / "a.png")
+    strip = Image.new("L", (1_000_001, 2), 255)
+    strip.save(src / "strip.png")  # 2 megapixels: under --max-pixels, over what libpng will write
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--no-progress")
+    assert result.exit_code == 1
+    line = next(line for line in result.output.splitlines() if "strip.png:" in line)
+    assert "over 1,000,000 pixels, the most a PNG may have" in line and "writable" not in line, result.output
+    assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_a_very_long_strip_is_finished_quickly(tmp_path, tiny_model):
+    """A 400,000 x 8 strip once got a gap ball and a colour margin thousands of pixels wide (minutes)."""
+    strip = np.full((8, 400_000), 255, np.uint8)
+    strip[3, ::40] = 0
+    strip[:, ::2000] = 0
+    Image.fromarray(strip).save(tmp_path / "strip.png")
+    result = run(tmp_path / "strip.png", "-o", tmp_path / "out", "--model", tiny_model, "--no-progress")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "out" / "strip.png") as im:
+        assert im.size == (400_000, 8)
+
+
+def test_a_newline_in_a_file_name_stays_on_its_line(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "evil\nname.png").write_bytes(b"not a picture")
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--no-progress")
+    assert result.exit_code != 0
+    line = next(line for line in result.output.splitlines() if "evil" in line)
+    assert "evil\\nname.png: not an image" in line, result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "mps"], "--device mps: Apple's MPS is not available here"),
+    (["--model", "MODEL/model.safetensors"], "cannot load the model"),
+])
+def test_model_and_device_problems_read_the_same_in_every_command(tmp_path, tiny_model, args, message):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    (model / "model.safetensors").write_bytes(b"garbage")
+    args = [a.replace("MODEL", str(model)) for a in args]
+    for command in (["run", str(tmp_path), "-o", str(tmp_path / "out")], ["evaluate", "--data", str(tmp_path)],
+                    ["serve", "--port", "0"], ["export", str(model), "-o", str(tmp_path / "x")]):
+        if command[0] == "export" and args[0] == "--device":
+            continue
+        extra = args if command[0] != "export" else []
+        if command[0] == "evaluate" and args[0] == "--model":
+            extra = [args[1]]  # evaluate takes MODEL as its argument
+        result = CliRunner().invoke(main, command + extra)
+        assert result.exit_code == 1 and message in result.output, (command, result.output)
+        assert "Traceback" not in result.output

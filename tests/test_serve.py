@@ -15,6 +15,7 @@ import shutil
 import socket
 import struct
 import sys
+import time
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -202,7 +203,7 @@ BAD_UPLOADS = {
     "corrupt": (_png(40, 30)[:60], "corrupt or truncated"),
     "empty": (b"", "empty"),
     "too-many-bytes": (b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD + 10), "over this server's 1.0 MB limit"),
-    "too-many-pixels": (_png_header(5000, 5000), "5000x5000 is over the 16,000,000-pixel limit"),
+    "too-many-pixels": (_png_header(5000, 5000), "5000x5000 is over the 4,000,000-pixel limit"),
     "too-small": (_png(2, 2), "too small"),
 }
 
@@ -276,6 +277,106 @@ def test_api_swap_needs_a_known_group(server):
     assert status == 400 and b"/api/info" in body
 
 
+# -- the limits: pixels, swap previews, jobs at once ---------------------------------------------
+
+
+HEAVY = ["/api/colorize?tags=woman", "/api/finishes?tags=woman", "/api/layers?format=psd",
+         "/api/swap?tags=woman&group=*+skin+tone"]
+
+
+@pytest.mark.parametrize("path", HEAVY)
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(server, path):
+    """413, naming the limit and the flag that raises it; the 57-byte header is all the server reads."""
+    status, _, body = request(server, "POST", path, _png_header(2001, 2000))
+    assert status == 413, body
+    message = json.loads(body)["error"]
+    assert "2001x2000 is over the 4,000,000-pixel limit (4 megapixels)" in message and "--max-megapixels" in message
+
+
+@pytest.fixture(scope="module")
+def tight(tag_model):
+    """The app with tiny limits: one job at a time, no queue, 1,200-pixel swap previews."""
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, serving
+
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"), swap_pixels=1200, jobs=1, queue=0)
+    with serving(app) as url:
+        yield url
+
+
+def test_a_swap_colours_a_preview_of_a_large_sketch(tight):
+    import base64
+
+    status, _, body = request(tight, "POST", "/api/swap?tags=woman&group=*+skin+tone", _png(80, 40))
+    assert status == 200, body
+    answer = json.loads(body)
+    sizes = {Image.open(io.BytesIO(base64.b64decode(image["png"]))).size for image in answer["images"]}
+    assert sizes == {(48, 24)}, "3,200 pixels scaled to at most 1,200, aspect kept"
+    status, _, body = request(tight, "GET", "/api/info")
+    assert {k: v for k, v in json.loads(body).items() if k in ("swap_pixels", "jobs", "queue")} == \
+        {"swap_pixels": 1200, "jobs": 1, "queue": 0}
+
+
+def test_past_the_jobs_and_the_queue_a_request_is_refused_with_retry_after(tight, dataset):
+    """A request holds its place from the moment it is admitted, while its upload still
+    arrives: with one job and no queue, every other request is refused at once (503)."""
+    sketch = (dataset / "sketch" / SKETCH).read_bytes()
+    parts = urlsplit(tight)
+    slow = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    slow.putrequest("POST", "/api/colorize?tags=woman")
+    slow.putheader("Content-Length", str(len(sketch)))
+    slow.endheaders()  # headers only: the body comes later
+    deadline = time.monotonic() + 10
+    while True:  # until the server has admitted the slow request, the others get through
+        status, headers, body = request(tight, "POST", "/api/colorize?tags=woman", sketch)
+        if status != 200 or time.monotonic() > deadline:
+            break
+    assert status == 503, body
+    assert int(headers["retry-after"]) >= 1
+    message = json.loads(body)["error"]
+    assert "busy" in message and "--jobs" in message and "--queue" in message
+    slow.send(sketch)
+    response = slow.getresponse()
+    assert response.status == 200 and response.read()[:4] == b"\x89PNG"
+    slow.close()
+    status, _, _ = request(tight, "POST", "/api/colorize?tags=woman", sketch)
+    assert status == 200, "the place is given back when the answer is sent"
+
+
+def test_the_gate_runs_jobs_one_at_a_time_and_queues_the_rest_in_order():
+    import threading
+
+    from colorize.serve.limits import Gate, Refused
+
+    gate = Gate(jobs=1, queue=1)
+    release, order = threading.Event(), []
+
+    def first():
+        order.append("first starts")
+        release.wait(10)
+        order.append("first ends")
+
+    with gate.admit(), gate.admit():
+        with pytest.raises(Refused) as refused:
+            with gate.admit():
+                pass
+        assert refused.value.status == 503 and int(refused.value.headers["Retry-After"]) >= 1
+        running = threading.Thread(target=gate.run, args=(first,))
+        running.start()
+        while not order:
+            time.sleep(0.01)
+        waiting = threading.Thread(target=gate.run, args=(lambda: order.append("second"),))
+        waiting.start()
+        time.sleep(0.2)
+        assert order == ["first starts"], "the second job waits for the slot"
+        release.set()
+        running.join(10), waiting.join(10)
+    assert order == ["first starts", "first ends", "second"]
+    assert gate.admitted == 0
+    with gate.admit():
+        pass
+
+
 SECRET_PATHS = [
     "/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/%2e%2e%2f%2e%2e%2f__init__.py",
     "/static/../../../../../../etc/passwd", "/static//etc/passwd", "/static/%2fetc%2fpasswd",
@@ -347,6 +448,8 @@ def test_serve_binds_to_localhost_by_default():
     assert host.default == "127.0.0.1"
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "127.0.0.1" in result.output and "--max-upload-mb" in result.output
+    for flag in ("--max-megapixels", "--swap-megapixels", "--jobs", "--queue"):
+        assert flag in result.output
 
 
 def test_serve_says_what_to_do_with_a_missing_model(tmp_path):

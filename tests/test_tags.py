@@ -10,6 +10,13 @@ from colorize.data.tags import emoji_tags, normalize_tag, parse_tags, place_tone
     ("White Hair", "white hair"),
     ("  white   hair ", "white hair"),
     ("hatsune_miku", "hatsune miku"),
+    ("caf\u00e9", "caf\u00e9"),  # NFC, one code point
+    ("cafe\u0301", "caf\u00e9"),  # NFD, e and a combining accent: the same tag
+    ("CAFE\u0301", "caf\u00e9"),
+    ("\u200b", ""),  # a zero-width space is no tag
+    ("red\u200b hair\ufeff", "red hair"),
+    ("red\thair\n", "red hair"),
+    ("red\u00a0hair", "red hair"),  # no-break space
 ])
 def test_normalize_tag(raw, canonical):
     assert normalize_tag(raw) == canonical
@@ -18,6 +25,7 @@ def test_normalize_tag(raw, canonical):
 def test_parse_tags_dedupes_keeps_order_and_drops_empties():
     assert parse_tags("1girl, White_Hair,, blue eyes, white hair,") == ["1girl", "white hair", "blue eyes"]
     assert parse_tags(["a_b", "A B", "c"]) == ["a b", "c"]
+    assert parse_tags(None) == [] and parse_tags("\u200b, cafe\u0301, caf\u00e9") == ["caf\u00e9"]
 
 
 def codepoints(emoji_id: str) -> list[int]:

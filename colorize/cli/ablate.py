@@ -10,15 +10,15 @@ from pathlib import Path
 
 import click
 
-from colorize.cli.evaluate import MODEL_HELP, check_out, load_model
+from colorize.cli.options import MODEL_HELP, check_out, device_option, load_colorizer, model_argument, split_option
 from colorize.models.conditioning import CONDITIONING
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(exists=True, path_type=Path))
+@model_argument()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Dataset folder (manifest.jsonl inside).")
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "excluded"]))
+@split_option()
 @click.option("-o", "--out", default=Path("ablation"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the tables, sheets and maps.")
 @click.option("--limit", default=96, show_default=True, type=click.IntRange(2, None),
@@ -26,7 +26,7 @@ from colorize.models.conditioning import CONDITIONING
 @click.option("--maps", default=8, show_default=True, type=click.IntRange(0, None), help="Samples that get influence maps.")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, None))
 @click.option("--seed", default=0, show_default=True, type=int, help="Picks samples, shuffles and swaps.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]))
+@device_option()
 @click.option("--overwrite", is_flag=True, help="Replace an earlier ablation in --out.")
 def ablate(model, data, split, out, limit, maps, batch_size, seed, device, overwrite) -> None:
     """Do the tags matter, and which? Colour samples under tag conditions and compare.
@@ -40,7 +40,7 @@ def ablate(model, data, split, out, limit, maps, batch_size, seed, device, overw
     from colorize.eval.ablate import ablate as run_ablation
 
     check_out(out, ["metrics.csv", "metrics.md", "ablation.json"], overwrite)
-    colorizer = load_model(model, device)
+    colorizer = load_colorizer(model, device)
     try:
         run_ablation(colorizer, data, out, split=split, limit=limit, batch_size=batch_size, seed=seed, maps=maps)
     except (FileNotFoundError, ValueError, KeyError, OSError) as e:
@@ -77,10 +77,9 @@ ablate.help += f"\n\nMODEL: {MODEL_HELP}"
 @click.option("--ndf", type=click.IntRange(1, None))
 @click.option("--monochrome", type=click.FloatRange(0, 1),
               help="Share of samples turned grey and tagged 'monochrome' in every run.")
-@click.option("--eval-split", default="val", show_default=True, type=click.Choice(["train", "val", "excluded"]),
-              help="Split each run is evaluated on.")
+@split_option("--eval-split", help="Split each run is evaluated on.")
 @click.option("--eval-limit", type=click.IntRange(1, None), help="Evaluate on the first N val samples only.")
-@click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]))
+@device_option(default=None, help="Where every run trains. [config's device: auto]")
 @click.option("--seed", type=int)
 def ablate_train(data, out, config_source, modes, encoders, steps, minutes, variants, settings, eval_every,
                  batch_size, size, ngf, ndf, monochrome, eval_split, eval_limit, device, seed) -> None:

@@ -10,33 +10,14 @@ from pathlib import Path
 
 import click
 
-MODEL_HELP = "A model folder (model.safetensors + config.json), a run folder or a checkpoint .pt. Default: the shipped model."
-
-
-def load_model(model: Path | None, device: str):
-    """The Colorizer for a MODEL argument, or a ClickException that says what to pass."""
-    from colorize.infer.colorizer import Colorizer
-
-    try:
-        return Colorizer.from_pretrained(model, device=device)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        raise click.ClickException(str(e)) from None
-
-
-def check_out(out: Path, names: list[str], overwrite: bool) -> None:
-    """Refuse to replace earlier reports unless ``--overwrite``."""
-    existing = [str(out / n) for n in names if (out / n).exists()]
-    if existing and not overwrite:
-        raise click.ClickException(f"{', '.join(existing)} already exist(s). Choose another --out, "
-                                   f"or pass --overwrite to replace them.")
+from colorize.cli.options import MODEL_HELP, check_out, device_option, load_colorizer, model_argument, split_option
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(exists=True, path_type=Path))
+@model_argument()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Dataset folder (manifest.jsonl inside).")
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "excluded"]),
-              help="Which split to score. 'excluded' holds the flags unless the dataset was built with --include-flags.")
+@split_option(help="Which split to score. 'excluded' holds the flags unless the dataset was built with --include-flags.")
 @click.option("-o", "--out", default=Path("evaluation"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for evaluation.json and evaluation.md.")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, None))
@@ -45,7 +26,7 @@ def check_out(out: Path, names: list[str], overwrite: bool) -> None:
 @click.option("--redraw", multiple=True, type=click.Choice(["xdog", "dilate", "adaptive"]),
               help="Also score on line art this extractor draws from the colour images: lines in another hand "
                    "than the dataset's. Repeatable.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]))
+@device_option()
 @click.option("--overwrite", is_flag=True, help="Replace an earlier evaluation in --out.")
 def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, device, overwrite) -> None:
     """Score MODEL on a dataset split: L1, PSNR, SSIM, CIEDE2000 and variant accuracy.
@@ -59,7 +40,7 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, de
     from colorize.eval.evaluate import to_markdown, write_report
 
     check_out(out, ["evaluation.json", "evaluation.md"], overwrite)
-    colorizer = load_model(model, device)
+    colorizer = load_colorizer(model, device)
     try:
         results = run_evaluation(colorizer, data, split=split, batch_size=batch_size, baseline=not no_baseline,
                                  limit=limit, redraw=redraw)
@@ -68,3 +49,6 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, de
     json_path, md_path = write_report(results, out)
     click.echo(to_markdown(results))
     click.echo(f"Wrote {json_path} and {md_path}")
+
+
+evaluate.help += f"\n\nMODEL: {MODEL_HELP}"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from colorize.cli.options import load_colorizer
+
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
@@ -23,16 +25,11 @@ def export(source, out, half, overwrite) -> None:
     model config and vocabulary as JSON: loading it runs no code. Other files in --out
     (a model card, say) are left alone.
     """
-    from colorize.infer.colorizer import Colorizer
-
     existing = [out / name for name in ("model.safetensors", "config.json") if (out / name).exists()]
     if existing and not overwrite:
         raise click.ClickException(f"{existing[0]} already exists, and export would replace it. Choose another "
                                    f"--out, or pass --overwrite.")
-    try:
-        model = Colorizer.from_pretrained(source, device="cpu")
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        raise click.ClickException(str(e)) from None
+    model = load_colorizer(source, "cpu")
     model.save_pretrained(out, half=half)
     size = (out / "model.safetensors").stat().st_size / 1e6
     click.echo(f"Wrote {out}: model.safetensors ({size:.1f} MB{', float16' if half else ''}) and config.json")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from colorize.data.images import MAX_PIXELS
+from colorize.cli.options import device_option, load_colorizer, max_pixels_option, model_option
 from colorize.finish import DEFAULT_FINISH, FINISHES
 
 
@@ -33,13 +33,10 @@ class _TqdmHandler(logging.Handler):
 @click.option("--tags-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV/TSV (path and tags columns) or JSONL mapping sketches to tags; a path is relative to "
                    "its input folder or to the tags file, or a bare file name. Unlisted files use their sidecars.")
-@click.option("--model", type=click.Path(path_type=Path),
-              help="Model folder (model.safetensors + config.json), a run folder from `colorize train`, "
-                   "or a checkpoint .pt. Default: the shipped OpenMoji model.")
+@model_option()
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 1024),
               help="Sketches per forward pass.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "mps", "cpu"]),
-              help="Where to run the model. auto: cuda, then mps, then cpu.")
+@device_option()
 @click.option("--overwrite", is_flag=True, help="Replace existing results. Without it they are skipped.")
 @click.option("--finish", "finish", default=DEFAULT_FINISH, show_default=True, type=click.Choice(FINISHES),
               help="flat: every region the lines enclose painted one colour (the median of the model's), "
@@ -58,8 +55,7 @@ class _TqdmHandler(logging.Handler):
               help="Also write NAME.side.png beside each NAME.png: the sketch and the result side by side.")
 @click.option("--allow-inside-input", is_flag=True,
               help="Allow -o inside an input folder (input files are still never replaced).")
-@click.option("--max-pixels", default=MAX_PIXELS, show_default=True, type=click.IntRange(1, None),
-              help="Refuse images with more pixels than this (decompression bombs).")
+@max_pixels_option()
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Threads that decode and write images. [default: min(4, cores)]")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
@@ -92,7 +88,6 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
     Colorizer.from_pretrained(MODEL).colorize("sketch.png", "red hair").
     """
     from colorize.data.tagfiles import TagFileError
-    from colorize.infer.colorizer import Colorizer
     from colorize.infer.folder import colour_files
 
     logger = logging.getLogger("colorize")
@@ -102,10 +97,7 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     try:
-        try:
-            colorizer = Colorizer.from_pretrained(model, device=device)
-        except (FileNotFoundError, RuntimeError, ValueError, KeyError) as e:
-            raise click.ClickException(f"cannot load the model: {e}") from None
+        colorizer = load_colorizer(model, device)
         try:
             report = colour_files(colorizer, inputs, out, tags=tags, tags_file=tags_file, batch_size=batch_size,
                                   overwrite=overwrite, side_by_side=side_by_side,

@@ -6,27 +6,36 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
+from colorize.cli.options import device_option, load_colorizer, model_option
+from colorize.serve import limits
+
 
 @click.command()
-@click.option("--model", type=click.Path(exists=True, path_type=Path),
-              help="A model folder (model.safetensors + config.json), a run folder from `colorize train`, "
-                   "or a checkpoint .pt. [default: the shipped OpenMoji model]")
+@model_option()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. The default is reachable from this machine only; "
                    "0.0.0.0 opens the page to your network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
               help="Port to listen on (0: any free port).")
-@click.option("--max-upload-mb", type=click.FloatRange(0.01, 1024), default=10, show_default=True,
-              help="Largest upload accepted, in megabytes.")
-@click.option("--max-megapixels", type=click.FloatRange(0.01, 1000), default=16, show_default=True,
-              help="Largest image accepted, in megapixels (refused before decoding).")
-@click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]), default="auto", show_default=True,
-              help="Where the model runs. auto: cuda, then mps, then cpu.")
-def serve(model, host, port, max_upload_mb, max_megapixels, device) -> None:
+@click.option("--max-upload-mb", type=click.FloatRange(0.01, 1024), default=limits.MAX_UPLOAD_BYTES / 2**20,
+              show_default=True, help="Largest upload accepted, in megabytes.")
+@click.option("--max-megapixels", type=click.FloatRange(0.01, 1000), default=limits.MAX_PIXELS / 1e6,
+              show_default=True,
+              help="Largest image accepted, in megapixels, read from its header and refused (413) before "
+                   "decoding. Finishing line art costs about 40 MB and 0.25 s of one core per megapixel.")
+@click.option("--swap-megapixels", type=click.FloatRange(0.01, 1000), default=limits.SWAP_PIXELS / 1e6,
+              show_default=True,
+              help="Tag swaps colour the sketch once per value of a tag, so a larger sketch is scaled down "
+                   "to this many megapixels for them (the page shows the swap row as thumbnails).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=limits.JOBS, show_default=True,
+              help="Heavy requests (colouring, swaps, layered files) that run at once; about one per core.")
+@click.option("--queue", type=click.IntRange(0, 1000), default=limits.QUEUE, show_default=True,
+              help="Heavy requests that wait for a turn; past that a request is refused (503, Retry-After).")
+@device_option()
+def serve(model, host, port, max_upload_mb, max_megapixels, swap_megapixels, jobs, queue, device) -> None:
     """Open a web page to colour sketches with tags.
 
     Upload or draw a sketch, type tags (completed from the model's vocabulary), and see
@@ -39,20 +48,16 @@ def serve(model, host, port, max_upload_mb, max_megapixels, device) -> None:
     except ImportError as e:
         raise click.ClickException(f"colorize serve needs the web extra ({e.name} is missing). "
                                    f"Install it with: pip install -e \".[web]\"") from None
-    from colorize.infer.colorizer import Colorizer
-
-    try:
-        colorizer = Colorizer.from_pretrained(model, device=device)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        raise click.ClickException(f"{e}") from None
+    colorizer = load_colorizer(model, device)
     try:
         sock = bind(host, port)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port} ({e.strerror or e}). "
                                    f"Pick another --port, or stop what is using it.") from None
     local = is_loopback(host)
-    app = create_app(colorizer, max_upload_bytes=int(max_upload_mb * 2**20),
-                     max_pixels=int(max_megapixels * 1e6), allowed_hosts=LOOPBACK_NAMES if local else None)
+    app = create_app(colorizer, max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
+                     swap_pixels=int(swap_megapixels * 1e6), jobs=jobs, queue=queue,
+                     allowed_hosts=LOOPBACK_NAMES if local else None)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"colorize: model {colorizer.source} ({colorizer.size} px, {len(colorizer.vocab)} tags)")
     if not local:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from colorize.cli.options import device_option
 from colorize.models.conditioning import CONDITIONING
 from colorize.models.losses import GAN_LOSSES
 
@@ -42,7 +43,7 @@ from colorize.models.losses import GAN_LOSSES
 @click.option("--lr", type=click.FloatRange(0, None, min_open=True), help="Adam learning rate for both networks.")
 @click.option("--encoder", help="Tag encoder: a sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")
 @click.option("--workers", type=click.IntRange(0, None), help="DataLoader worker processes.")
-@click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]), help="Where to train. auto: cuda, then mps, then cpu.")
+@device_option(default=None, help="Where to train. auto: cuda, then mps, then cpu. [config's device: auto]")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), help="Mixed precision (auto: bf16/fp16 on CUDA only).")
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--name", help="Run folder suffix: checkpoints/00012-NAME.")

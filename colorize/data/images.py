@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from typing import IO
 
 import cv2
 import numpy as np
@@ -20,48 +21,117 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorize.fileio import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "ImageError", "MAX_PIXELS", "fit_square", "load_rgb", "save_png", "to_rgb"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "MAX_SIDE", "CorruptImage", "EmptyImage", "ImageError", "NotAnImage",
+           "TooFewPixels", "TooManyPixels", "TooWide", "UnreadableFile", "fit_square", "load_rgb", "save_png",
+           "to_rgb"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 80_000_000  # about 10,000 x 8,000: larger is refused as a likely decompression bomb
+MAX_SIDE = 1_000_000  # libpng writes no PNG wider or taller than this, so no result could be saved
 WHITE = (255, 255, 255)
 
 
 class ImageError(ValueError):
-    """A file that cannot be used as an image; the message says why."""
+    """A file that cannot be used as an image; the message says why, :attr:`advice` what to do.
+
+    Callers sort problems by subclass, never by the words of the message.
+    """
+
+    advice = "Re-save it as PNG or JPEG, or remove it from the input."
+
+
+class EmptyImage(ImageError):
+    """The file has no bytes."""
+
+
+class NotAnImage(ImageError):
+    """No format Pillow reads recognises the file."""
+
+
+class CorruptImage(ImageError):
+    """The header is an image's, but the data is truncated or damaged."""
+
+
+class UnreadableFile(ImageError):
+    """The operating system refused to read the file (permissions, a folder, an I/O error)."""
+
+    advice = "Check that it exists and that you may read it (ls -l), then run again."
+
+
+class TooManyPixels(ImageError):
+    """Over the caller's pixel limit: a likely decompression bomb."""
+
+    advice = "If you trust the file, raise --max-pixels."
+
+
+class TooWide(ImageError):
+    """A side longer than any PNG may have (:data:`MAX_SIDE`)."""
+
+    advice = "Crop or scale it to at most 1,000,000 pixels a side."
+
+
+class TooFewPixels(ImageError):
+    """Too small to colour: there is nothing to fill."""
+
+    advice = "There is nothing to colour; remove it from the input."
+
+
+def _allow_pixels(max_pixels: int) -> None:
+    """Let Pillow open images up to ``max_pixels``: its own bomb check (an error above twice
+    ``Image.MAX_IMAGE_PIXELS``) would otherwise refuse what the caller allowed. Only ever
+    raised, never lowered, so threads with different limits agree; :func:`load_rgb` checks
+    the caller's limit from the header before decoding."""
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
 
 
 def load_rgb(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode ``source`` (a path or the file's bytes) into an RGB uint8 array [H, W, 3] on white.
 
-    Raises :class:`ImageError` for empty, truncated, oversized or non-image input.
+    Raises an :class:`ImageError` subclass for unreadable, empty, truncated, oversized or
+    non-image input; the size is checked from the header, before decoding.
     """
     if isinstance(source, bytes | bytearray):
-        if not source:
-            raise ImageError("empty file (0 bytes)")
-        source = io.BytesIO(source)
-    elif os.path.getsize(source) == 0:
-        raise ImageError("empty file (0 bytes)")
+        stream = io.BytesIO(source)
+    else:
+        try:
+            stream = open(source, "rb")  # noqa: SIM115 (closed below, after decoding)
+        except OSError as e:
+            raise UnreadableFile(f"cannot be read: {e.strerror or e}") from None
+    with stream:
+        return _decode(stream, max_pixels)
+
+
+def _decode(stream: IO[bytes], max_pixels: int) -> np.ndarray:
+    size = stream.getbuffer().nbytes if isinstance(stream, io.BytesIO) else os.fstat(stream.fileno()).st_size
+    if size == 0:
+        raise EmptyImage("empty file (0 bytes)")
+    _allow_pixels(max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as im:
+            # the header's size is checked against max_pixels right below, before any decoding
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data": the picture may still be fine
+            with Image.open(stream) as im:
                 if im.width * im.height > max_pixels:
-                    raise ImageError(f"{im.width}x{im.height} is over the {max_pixels:,}-pixel limit "
-                                     f"(a likely decompression bomb)")
+                    raise TooManyPixels(f"{im.width}x{im.height} is over the {max_pixels:,}-pixel limit "
+                                        f"(a likely decompression bomb)")
                 if im.width < 1 or im.height < 1:
-                    raise ImageError(f"has no pixels ({im.width}x{im.height})")
+                    raise TooFewPixels(f"has no pixels ({im.width}x{im.height})")
+                if max(im.width, im.height) > MAX_SIDE:
+                    raise TooWide(f"{im.width}x{im.height} has a side over {MAX_SIDE:,} pixels, the most a PNG "
+                                  f"may have (libpng's limit), so its result could not be written")
                 im.seek(0)  # first frame of a GIF / animated WebP
                 im.load()
                 return to_rgb(ImageOps.exif_transpose(im))
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("not an image in any format Pillow reads") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"oversized, over the pixel limit: {e}") from None
+        raise NotAnImage("not an image in any format Pillow reads") from None
+    except Image.DecompressionBombError as e:  # Pillow's own limit is set above max_pixels: so over both
+        raise TooManyPixels(f"over the {max_pixels:,}-pixel limit (a likely decompression bomb): {e}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated or corrupt data
-        raise ImageError(f"corrupt or truncated image data ({e})") from None
+        raise CorruptImage(f"corrupt or truncated image data ({e})") from None
 
 
 def to_rgb(im: Image.Image) -> np.ndarray:
@@ -104,7 +174,9 @@ def fit_square(rgb: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, 
 
 def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write an RGB uint8 array as a PNG, atomically."""
+    if max(rgb.shape[:2]) > MAX_SIDE:
+        raise TooWide(f"{rgb.shape[1]}x{rgb.shape[0]} has a side over {MAX_SIDE:,} pixels, the most a PNG may have")
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
-        raise OSError(f"{path}: PNG encoding failed")
+        raise ImageError(f"{path}: PNG encoding failed for a {rgb.shape[1]}x{rgb.shape[0]} picture")
     atomic_write_bytes(path, buf.tobytes())

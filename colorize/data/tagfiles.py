@@ -119,14 +119,18 @@ def load_tag_table(path: str | os.PathLike) -> dict[str, list[str]]:
         elif path.suffix.lower() in (".csv", ".tsv"):
             with open(path, encoding="utf-8-sig", newline="") as f:
                 reader = csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                _ = reader.fieldnames  # reads the header, so line_num counts from it
-                start = reader.line_num + 1
-                for row in reader:
-                    number, start = start, reader.line_num + 1
-                    if any("\n" in str(value) for value in row.values() if value is not None):
-                        raise TagFileError(f"{path}, line {number}: a quote opened here is not closed, so the "
-                                           f"rows after it would be read as part of this one; close the quote")
-                    put(_key(row, path, number), _row_tags(row.get("tags"), path, number), number)
+                start = 1
+                try:
+                    _ = reader.fieldnames  # reads the header, so line_num counts from it
+                    start = reader.line_num + 1
+                    for row in reader:
+                        number, start = start, reader.line_num + 1
+                        if any("\n" in str(value) for value in row.values() if value is not None):
+                            raise TagFileError(f"{path}, line {number}: a quote opened here is not closed, so the "
+                                               f"rows after it would be read as part of this one; close the quote")
+                        put(_key(row, path, number), _row_tags(row.get("tags"), path, number), number)
+                except csv.Error as e:  # a field over csv's 128 KiB limit, say: not a tags file as written
+                    raise TagFileError(f"{path}, line {start}: not readable as CSV ({e})") from None
         else:
             raise TagFileError(f"{path}: expected a .csv, .tsv or .jsonl file of (path, tags) rows")
     except UnicodeDecodeError as e:

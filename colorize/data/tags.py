@@ -29,6 +29,7 @@ COLOUR_WORDS = ("black", "blue", "brown", "gold", "green", "grey", "orange", "pi
 _COLOUR_ALIASES = {"gray": "grey", "violet": "purple"}
 
 _SPACES = re.compile(r"\s+")
+_INVISIBLE = ("Cf", "Cn", "Cs")  # format characters, unassigned code points, surrogates
 
 # Skin-tone modifiers U+1F3FB..U+1F3FF and the hair components, as the emoji names spell them.
 SKIN_TONES = {
@@ -51,8 +52,18 @@ _JOINERS = {0x200D, 0xFE0F, 0xFE0E}
 
 
 def normalize_tag(tag: str) -> str:
-    """One tag in canonical form: underscores as spaces, single spaces, lower case."""
-    return _SPACES.sub(" ", tag.replace("_", " ")).strip().lower()
+    """One tag in canonical form: underscores as spaces, single spaces, lower case, Unicode NFC.
+
+    "café" typed as one code point or as "e" and a combining accent is one tag; invisible
+    format characters (zero-width space, zero-width joiner, byte-order mark), unassigned
+    code points and lone surrogates are dropped, so a tag of nothing but them is no tag;
+    control characters count as spaces.
+    """
+    text = tag.replace("_", " ")
+    if not text.isprintable():
+        text = "".join(" " if unicodedata.category(c) == "Cc" else "" if unicodedata.category(c) in _INVISIBLE else c
+                       for c in text)
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", text).strip().lower())
 
 
 def with_colour_words(tags: Iterable[str]) -> list[str]:
@@ -74,8 +85,11 @@ def with_colour_words(tags: Iterable[str]) -> list[str]:
     return tags + [w for w in found if w not in present]
 
 
-def parse_tags(text: str | Iterable[str], sep: str = ",") -> list[str]:
-    """Split ``text`` on ``sep`` (or take an iterable of tags) into unique canonical tags, order kept."""
+def parse_tags(text: str | Iterable[str] | None, sep: str = ",") -> list[str]:
+    """The one tag parser: split ``text`` on ``sep`` (or take an iterable of tags; None is no
+    tags) into unique canonical tags (:func:`normalize_tag`), empty ones dropped, order kept."""
+    if text is None:
+        return []
     parts = text.split(sep) if isinstance(text, str) else text
     seen: dict[str, None] = {}
     for part in parts:

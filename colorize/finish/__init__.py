@@ -94,7 +94,9 @@ def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, i
         ink = line_mask(grey)
         seeds = find_seeds(grey, gap=gap, ink=ink)
         # the model's pixel at the sketch's size: how far its scaled-up colour blurs
-        margin = max(1, round(max(sketch.shape[:2]) / max(square.shape[:2]) / 2))
+        # half a model pixel at the sketch's size, but never more than a 16th of its shorter side
+        # (a 1,000,000 x 8 strip has 7,800-px model pixels: eroding by those took minutes)
+        margin = max(1, min(round(max(sketch.shape[:2]) / max(square.shape[:2]) / 2), min(sketch.shape[:2]) // 16))
         labels = flood(split_by_colour(seeds, soft, ink, default_min_area(gap), margin), ink)
         flats = flat_colours(labels, soft, ink)
         if how == "flat":

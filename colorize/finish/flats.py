@@ -43,13 +43,26 @@ def region_medians(labels: np.ndarray, values: np.ndarray, use: np.ndarray | Non
     return _medians(flat[chosen], values.reshape(-1, values.shape[-1])[chosen], n)
 
 
+HISTOGRAM_CELLS = 1 << 22  # per-key histograms up to this many cells (32 MB); past it, medians by sorting
+
+
 def _medians(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Median of uint8 ``values`` [M, C] per key in 0..n-1 -> [n, C] uint8 (0 where a key has none).
 
-    Exact, from per-key histograms (one ``bincount`` per channel): linear time.
+    Exact, from per-key histograms (one ``bincount`` per channel): linear time. With very
+    many keys (a noise picture has hundreds of thousands of regions) the histograms would
+    take gigabytes, so the values are sorted by key instead: the same medians.
     """
     out = np.zeros((n, values.shape[-1]), np.uint8)
     keys = keys.astype(np.int64) * 256
+    if n * 256 > max(HISTOGRAM_CELLS, 4 * len(keys)):
+        counts = np.bincount(keys >> 8, minlength=n)
+        middle = np.concatenate(([0], np.cumsum(counts)[:-1])) + (counts - 1) // 2
+        has = counts > 0
+        for c in range(values.shape[-1]):
+            ordered = np.sort(keys + values[:, c])  # by key, then by value
+            out[has, c] = (ordered[middle[has]] & 255).astype(np.uint8)
+        return out
     for c in range(values.shape[-1]):
         histogram = np.bincount(keys + values[:, c], minlength=n * 256).reshape(n, 256)
         cumulative = histogram.cumsum(axis=1)

@@ -62,8 +62,10 @@ def as_grey(rgb: np.ndarray) -> np.ndarray:
 
 
 def default_gap(shape: tuple[int, ...]) -> int:
-    """The gap radius for a picture of this size: DEFAULT_GAP px per 512 px of its longer side."""
-    return max(1, round(DEFAULT_GAP * max(shape[:2]) / 512))
+    """The gap radius for a picture of this size: DEFAULT_GAP px per 512 px of its longer side,
+    but at most a 16th of its shorter side (a strip 1,000,000 x 8 px would get a 4,000-px ball)."""
+    longer, shorter = max(shape[:2]), min(shape[:2])
+    return max(1, min(round(DEFAULT_GAP * longer / 512), shorter // 16))
 
 
 def default_min_area(gap: int) -> int:
@@ -172,4 +174,7 @@ def flood(markers: np.ndarray, ink: np.ndarray) -> np.ndarray:
             return markers
         padded[1:-1, 1:-1] = markers
         near = np.maximum.reduce([padded[ys, xs + 1], padded[ys + 2, xs + 1], padded[ys + 1, xs], padded[ys + 1, xs + 2]])
+        if not (near > 0).any():  # no region reaches them (a dense grid can leave no seed at all): one more region
+            markers[ys, xs] = max(0, int(markers.max())) + 1
+            return markers
         markers[ys, xs] = near

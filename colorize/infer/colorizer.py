@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorize.data.images import ImageError, fit_square, load_rgb, to_rgb
-from colorize.data.tags import normalize_tag, parse_tags
+from colorize.data.images import NotAnImage, TooFewPixels, fit_square, load_rgb, to_rgb
+from colorize.data.tags import parse_tags
 from colorize.device import pick_device
 from colorize.finish import DEFAULT_FINISH, Finished, finish_layers, upscale
 from colorize.text.encoder import TagEncoder, TagTable
 
-__all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE", "as_tag_list"]
+__all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE"]
 
 log = logging.getLogger("colorize")
 
@@ -40,14 +40,6 @@ log = logging.getLogger("colorize")
 TOKENS = 16
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "openmoji-64"
 MIN_SIDE = 4  # a sketch's longer side, in pixels, below which there is nothing to colour
-
-
-def as_tag_list(tags: str | Sequence[str] | None) -> list[str]:
-    """``"a, b"`` or ``["a", "b"]`` or None -> canonical tags, duplicates dropped, order kept."""
-    if tags is None:
-        return []
-    items = parse_tags(tags) if isinstance(tags, str) else [normalize_tag(t) for t in tags]
-    return list(dict.fromkeys(t for t in items if t))
 
 
 class Colorizer:
@@ -74,12 +66,32 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto") -> Colorizer:
         """Load a model: an export folder (``model.safetensors`` + ``config.json``), a run
-        folder (its ``export/``), or a training checkpoint ``.pt``. None: the shipped model."""
+        folder (its ``export/``), or a training checkpoint ``.pt``. None: the shipped model.
+
+        Raises :class:`~colorize.models.io.ModelError` for anything wrong with the model
+        (missing, damaged, foreign, or from an incompatible version) and
+        :class:`~colorize.device.DeviceError` for a device this machine lacks.
+        """
+        from colorize.models.io import ModelError
+
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        device = pick_device(device)  # before the model is read: a wrong --device fails fast
+        try:
+            return cls._load(path, device)
+        except ModelError:
+            raise
+        except FileNotFoundError as e:
+            raise ModelError(str(e)) from None
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # a checkpoint of another shape
+            raise ModelError(f"{path}: not a model this version of colorize can load ({type(e).__name__}: "
+                             f"{e}). Export it again with this version, or pass another --model.") from None
+
+    @classmethod
+    def _load(cls, path: Path, device: torch.device) -> Colorizer:
         from colorize.config import ModelConfig, config_from_dict
         from colorize.models.build import build_generator
         from colorize.models.io import load_checkpoint, load_pretrained
 
-        path = Path(path) if path is not None else DEFAULT_MODEL
         if path.is_dir() and not (path / "model.safetensors").is_file() and (path / "export").is_dir():
             path = path / "export"
         if path.is_file() and path.suffix == ".pt":
@@ -101,7 +113,7 @@ class Colorizer:
         generator.load_state_dict(weights)
         table = TagTable(vocab, vectors, identity)
         table.colour_words = model_cfg.colour_words
-        return cls(generator, table, model_cfg.size, pick_device(device), source=str(path), step=step,
+        return cls(generator, table, model_cfg.size, device, source=str(path), step=step,
                    model_config=model_cfg.__dict__)
 
     def save_pretrained(self, folder: str | os.PathLike, half: bool = False) -> Path:
@@ -124,7 +136,7 @@ class Colorizer:
 
     def unknown_tags(self, tags: Sequence[str]) -> list[str]:
         """Those of ``tags`` the model was not trained with (they will be embedded on the fly)."""
-        return [t for t in as_tag_list(tags) if t not in self.table.index]
+        return [t for t in parse_tags(tags) if t not in self.table.index]
 
     def embed(self, tag_sets: Sequence[str | Sequence[str] | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Tag tokens [B, T, dim] and their mask [B, T]; unknown tags are embedded first.
@@ -132,7 +144,7 @@ class Colorizer:
         Rows are padded to at least :data:`TOKENS` tags, so a sketch's result does not
         depend on the longest tag set of the batch around it.
         """
-        sets = [as_tag_list(t) for t in tag_sets]
+        sets = [parse_tags(t) for t in tag_sets]
         new = sorted({t for tags in sets for t in tags} - set(self.table.index))
         if new:
             if self.table.encoder is None:
@@ -161,14 +173,14 @@ class Colorizer:
             if rgb.ndim == 2:
                 rgb = np.repeat(rgb[..., None], 3, axis=-1)
             if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-                raise ImageError(f"expected a uint8 RGB array [H, W, 3], got {rgb.dtype} {tuple(rgb.shape)}")
+                raise NotAnImage(f"expected a uint8 RGB array [H, W, 3], got {rgb.dtype} {tuple(rgb.shape)}")
         elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
             rgb = to_rgb(image)
         else:
             rgb = load_rgb(image) if max_pixels is None else load_rgb(image, max_pixels=max_pixels)
         if max(rgb.shape[:2]) < MIN_SIDE:
             h, w = rgb.shape[:2]
-            raise ImageError(f"{w}x{h} is too small to colour; a sketch needs at least {MIN_SIDE} pixels "
+            raise TooFewPixels(f"{w}x{h} is too small to colour; a sketch needs at least {MIN_SIDE} pixels "
                              f"on its longer side")
         return rgb
 

@@ -40,6 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from colorize.fileio import resolved
+from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
 from colorize.finish import DEFAULT_FINISH, FINISHES, finish_layers
@@ -135,20 +136,19 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
     claimed: dict[Path, str] = {}
     jobs = []
     for source in sources:
-        record = Record(source=str(source.path))
-        report.records.append(record)
+        record = _record(report, source.path)
         files = _outputs(source, out, formats)
-        record.output = str(files["png"])
+        record.output = shown(files["png"])
         targets = list(files.values())
         clash = next((t for t in targets if resolved(t) in claimed), None)
         replaces = next((t for t in targets if resolved(t) in inputs), None)
         for target in targets:
             claimed.setdefault(resolved(target), record.source)
         if replaces is not None:
-            _fail(record, f"its output {replaces} would replace an input sketch. Choose another -o.")
+            _fail(record, f"its output {shown(replaces)} would replace an input sketch. Choose another -o.")
             continue
         if clash is not None:
-            _fail(record, f"its output {clash} is also the output of {claimed[resolved(clash)]}, and one would "
+            _fail(record, f"its output {shown(clash)} is also the output of {claimed[resolved(clash)]}, and one would "
                           f"overwrite the other. Rename one of them, or colour them into different -o folders.")
             continue
         try:
@@ -159,11 +159,17 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
         existing = [t for t in targets if t.exists()]
         if existing and not overwrite:
             record.status = "skipped"
-            record.message = f"{existing[0]} exists; pass --overwrite to replace it."
+            record.message = f"{shown(existing[0])} exists; pass --overwrite to replace it."
             log.info("%s: skipped, %s", record.source, record.message)
             continue
         jobs.append(_Job(len(report.records) - 1, source, files, record.tags))
     return jobs
+
+
+def _record(report: RunReport, path: Path) -> Record:
+    """A new record for ``path``, added to the report; its name is printable on one line."""
+    report.records.append(Record(source=shown(path)))
+    return report.records[-1]
 
 
 def _fail(record: Record, message: str) -> None:
@@ -188,18 +194,6 @@ def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, 
     for name, path in job.files.items():
         WRITERS[name].write(path, finished)
     return finished.note
-
-
-def _read_problem(e: ImageError | OSError) -> str:
-    """What is wrong with a file that could not be read, and what to do about it."""
-    if isinstance(e, OSError):
-        return f"cannot read it ({e.strerror or e}). Check that it exists and is readable."
-    text = str(e)
-    if "limit" in text:
-        return f"{text}. If you trust the file, raise --max-pixels."
-    if "too small" in text:
-        return f"{text}. There is nothing to colour; remove it from the input."
-    return f"{text}. Re-save it as PNG or JPEG, or remove it from the input."
 
 
 def colour_files(
@@ -253,19 +247,25 @@ def colour_files(
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {out} is a file; the output is a folder. Choose a folder path.")
     resolver = TagResolver(tags, Path(tags_file) if tags_file is not None else None)
-    sources = find_sources(inputs, skip=out)
-    if not sources:
-        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}.")
+    found = find_sources(inputs, skip=out)
+    if not found.sources:
+        unread = "".join(f" {shown(folder)}: {message}." for folder, message in found.problems)
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in "
+                                f"{', '.join(shown(i) for i in inputs)}.{unread}")
     if not allow_inside_input:
-        check_output_folder(inputs, sources, out)
+        check_output_folder(inputs, found.sources, out)
     report = RunReport()
-    jobs = _plan(sources, out, resolver, overwrite, formats, report)
+    for folder, message in found.notes:
+        log.warning("%s: %s.", shown(folder), message)
+    for folder, message in found.problems:  # a folder not searched fails like a file: the run did not do it all
+        _fail(_record(report, folder), f"{message}.")
+    jobs = _plan(found.sources, out, resolver, overwrite, formats, report)
     report.unmatched_rows = resolver.unmatched()
     if report.unmatched_rows:
-        shown = ", ".join(report.unmatched_rows[:5]) + (", ..." if len(report.unmatched_rows) > 5 else "")
+        rows = ", ".join(report.unmatched_rows[:5]) + (", ..." if len(report.unmatched_rows) > 5 else "")
         log.warning("%d row(s) of %s matched no input file: %s. A key is a path under the input folder, "
                     "relative to the tags file, absolute, or a bare file name.",
-                    len(report.unmatched_rows), tags_file, shown)
+                    len(report.unmatched_rows), tags_file, rows)
     report.unknown_tags = sorted({t for job in jobs for t in colorizer.unknown_tags(job.tags)})
     if report.unknown_tags:
         _embed_all(colorizer, report.unknown_tags)
@@ -305,8 +305,10 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
             try:
                 note = future.result()
             except OSError as e:
-                _fail(record, f"cannot write {job.output} ({e.strerror or e}). Check that the output folder "
+                _fail(record, f"cannot write {record.output} ({e.strerror or e}). Check that the output folder "
                               f"is writable and has free space.")
+            except ImageError as e:  # a result no PNG can hold
+                _fail(record, f"cannot write its result: {e}. {e.advice}")
             except ValueError as e:  # finishing refused this picture (e.g. too many regions for the region map)
                 _fail(record, f"cannot finish it: {e}.")
             else:
@@ -328,8 +330,8 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
             for job, future in zip(batch, futures, strict=True):
                 try:
                     ready.append((job, *future.result()))
-                except (ImageError, OSError) as e:
-                    _fail(report.records[job.index], _read_problem(e))
+                except ImageError as e:
+                    _fail(report.records[job.index], f"{e}. {e.advice}")
                     bar.update()
             if ready:
                 squares, tag_sets = [square for _, _, square, _ in ready], [job.tags for job, *_ in ready]

@@ -1,12 +1,15 @@
 """Which files a run colours, and where their results may go.
 
-Inputs are files, folders (searched recursively for image files, hidden folders skipped)
-and glob patterns (``art/**/*.png``), each file taken once. Each becomes a
-:class:`Source` that remembers its path under the folder or pattern it was found by, so
-the output tree can mirror the input tree. :func:`check_output_folder` refuses an output
-folder that would put results among the inputs.
+Inputs are files, folders (searched recursively for image files by
+:func:`colorize.folders.walk_images`: hidden folders skipped, symlinked folders followed
+once, unreadable folders reported) and glob patterns (``art/**/*.png``), each file taken
+once. Each becomes a :class:`Source` that remembers its path under the folder or pattern
+it was found by, so the output tree can mirror the input tree.
+:func:`check_output_folder` refuses an output folder that would put results among the
+inputs: inside an input folder, or inside a pattern's fixed folder.
 
-    sources = find_sources(["sketches/", "more/**/*.png"], skip=Path("out"))
+    found = find_sources(["sketches/", "more/**/*.png"], skip=Path("out"))
+    found.sources, found.problems
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from colorize.fileio import resolved
 from colorize.data.images import IMAGE_SUFFIXES
+from colorize.fileio import resolved
+from colorize.folders import under, walk_images
 
-__all__ = ["GLOB_CHARS", "Source", "check_output_folder", "find_sources"]
+__all__ = ["GLOB_CHARS", "Found", "Source", "check_output_folder", "find_sources", "glob_base"]
 
 GLOB_CHARS = "*?["
 
@@ -34,24 +38,20 @@ class Source:
     root: Path | None  # the folder INPUT or glob base it was found under; None for a loose file
 
 
+@dataclass
+class Found:
+    """The files a run's inputs name, and the folders among them that could not be searched."""
+
+    sources: list[Source] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)  # (folder, what is wrong): failures
+    notes: list[tuple[Path, str]] = field(default_factory=list)  # (folder, what was done): not failures
+
+
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _under(path: Path, folder: Path | None) -> bool:
-    return folder is not None and (path == folder or folder in path.parents)
-
-
-def _walk(root: Path, skip: Path | None) -> list[Path]:
-    found = []
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _under(resolved(here / d), skip))
-        found += [here / name for name in sorted(files) if not name.startswith(".") and _is_image(here / name)]
-    return found
-
-
-def _glob_base(pattern: str) -> Path:
+def glob_base(pattern: str) -> Path:
     """The fixed folder a glob pattern searches: its leading parts without wildcards."""
     parts = Path(pattern).parts
     fixed = []
@@ -62,7 +62,7 @@ def _glob_base(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) -> list[Source]:
+def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) -> Found:
     """Every image file that ``inputs`` name, in order, each once.
 
     Folders are searched recursively for files with an image suffix; a file named
@@ -77,19 +77,22 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
         root = resolved(root)
         return skip if skip is not None and skip != root and root in skip.parents else None
 
-    sources: list[Source] = []
+    result = Found()
     seen: set[Path] = set()
     for given in inputs:
         text = os.path.expanduser(os.fspath(given))
         path = Path(text)
         if path.is_dir():
-            found = [Source(p, PurePosixPath(p.relative_to(path).as_posix()), path) for p in _walk(path, inner(path))]
+            walk = walk_images(path, IMAGE_SUFFIXES, skip=inner(path))
+            result.problems += walk.problems
+            result.notes += walk.notes
+            found = [Source(p, PurePosixPath(p.relative_to(path).as_posix()), path) for p in walk.files]
         elif path.is_file():
             found = [Source(path, PurePosixPath(path.name), None)]
         elif any(c in text for c in GLOB_CHARS):
-            base = _glob_base(text)
+            base = glob_base(text)
             matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
-            matches = [m for m in matches if m.is_file() and _is_image(m) and not _under(resolved(m), inner(base))]
+            matches = [m for m in matches if m.is_file() and _is_image(m) and not under(resolved(m), inner(base))]
             if not matches:
                 raise FileNotFoundError(f"{given}: the pattern matches no image files "
                                         f"({', '.join(IMAGE_SUFFIXES)}). Check the pattern; quote it so "
@@ -102,19 +105,27 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
             key = resolved(source.path)
             if key not in seen:
                 seen.add(key)
-                sources.append(source)
-    return sources
+                result.sources.append(source)
+    return result
 
 
 def check_output_folder(inputs: Sequence[str | os.PathLike], sources: Sequence[Source], out: Path) -> None:
-    """Refuse an output folder that is an input folder, inside one, or the folder of an input file."""
+    """Refuse an output folder that is an input folder, inside one, inside a pattern's fixed
+    folder (``art/`` for ``art/**/*.png``), or the folder of an input file."""
     target = resolved(Path(out))
     for given in inputs:
-        folder = Path(os.path.expanduser(os.fspath(given)))
-        if folder.is_dir() and _under(target, resolved(folder)):
+        text = os.path.expanduser(os.fspath(given))
+        folder = Path(text)
+        if folder.is_dir() and under(target, resolved(folder)):
             raise ValueError(f"-o {out} is inside the input folder {given}, and colorize run does not write "
                              f"into its input. Choose an output folder outside {given}, or pass "
                              f"--allow-inside-input.")
+        if not folder.exists() and any(c in text for c in GLOB_CHARS):
+            base = glob_base(text)
+            if under(target, resolved(base)):
+                raise ValueError(f"-o {out} is inside {base}, the folder the pattern {given} searches, and "
+                                 f"colorize run does not write among its inputs. Choose an output folder "
+                                 f"outside {base}, or pass --allow-inside-input.")
     for source in sources:
         if resolved(source.path).parent == target:
             raise ValueError(f"-o {out} is the folder that holds the input {source.path}, and colorize run "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from colorize.data.tags import SKIN_TONES
+from colorize.data.tags import SKIN_TONES, parse_tags
 
 __all__ = ["SwapGroup", "swap_groups"]
 
@@ -43,9 +43,7 @@ class SwapGroup:
 
     def apply(self, tags: str | Sequence[str] | None) -> list[list[str]]:
         """One tag list per member: ``tags`` with any member of the group replaced by it (or it appended)."""
-        from colorize.infer.colorizer import as_tag_list
-
-        base = as_tag_list(tags)
+        base = parse_tags(tags)
         at = next((i for i, t in enumerate(base) if t in self.tags), len(base))
         rest = [t for t in base if t not in self.tags]
         at = min(at, len(rest))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from colorize.fileio import resolved
 from colorize.data.tagfiles import load_tag_table, sidecar_tags
-from colorize.infer.colorizer import as_tag_list
+from colorize.data.tags import parse_tags
 from colorize.infer.inputs import Source
 
 __all__ = ["TagResolver"]
@@ -37,7 +37,7 @@ class TagResolver:
         if tags is not None and tags_file is not None:
             raise ValueError("--tags gives every sketch the same tags and --tags-file gives each its own; "
                              "pass one of them, not both.")
-        self.tags = None if tags is None else as_tag_list(tags)
+        self.tags = None if tags is None else parse_tags(tags)
         self.tags_file = None if tags_file is None else Path(tags_file)
         self.table = load_tag_table(self.tags_file) if self.tags_file is not None else {}
         self.used: set[str] = set()
@@ -67,10 +67,10 @@ class TagResolver:
         key = self._row(source)
         if key is not None:
             self.used.add(key)
-            return as_tag_list(self.table[key]), f"{self.tags_file.name} row {key!r}"
+            return parse_tags(self.table[key]), f"{self.tags_file.name} row {key!r}"
         tags, sidecar = sidecar_tags(source.path)
         if sidecar is not None:
-            return as_tag_list(tags), f"sidecar {Path(sidecar).name}"
+            return parse_tags(tags), f"sidecar {Path(sidecar).name}"
         return [], "none"
 
     def unmatched(self) -> list[str]:

@@ -31,13 +31,17 @@ import torch
 import colorize
 from colorize.fileio import atomic_write_bytes, atomic_write_text
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "load_pretrained", "save_checkpoint", "save_pretrained",
+__all__ = ["CHECKPOINT_FORMAT", "ModelError", "load_checkpoint", "load_pretrained", "save_checkpoint", "save_pretrained",
            "list_checkpoints", "upgrade_generator_state"]
 
 CHECKPOINT_FORMAT = 1
 _STEP = re.compile(r"^step-(\d+)\.pt$")
 # top-level generator attributes that moved into its conditioning module (``cond.``)
 _MOVED = ("tag_plane", "cond_mlp", "film", "tag_proj", "null_token", "attn")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded; the message names the file, what is wrong and what to do."""
 
 
 def upgrade_generator_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -77,10 +81,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such checkpoint") from None
     except Exception as e:  # a truncated or foreign file: say which and what to do
-        raise ValueError(f"{path}: not a readable colorize checkpoint ({type(e).__name__}: {e}). "
+        raise ModelError(f"{path}: not a readable colorize checkpoint ({type(e).__name__}: {e}). "
                          f"Resume from an older one in the same folder.") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a colorize checkpoint of format {CHECKPOINT_FORMAT}")
+        raise ModelError(f"{path}: not a colorize checkpoint of format {CHECKPOINT_FORMAT}")
     for key in ("G", "G_ema"):
         if state.get(key) is not None:
             state[key] = upgrade_generator_state(state[key])
@@ -125,9 +129,9 @@ def load_pretrained(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor], 
         config = json.loads(config_file.read_text(encoding="utf-8"))
         tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()}
     except Exception as e:  # damaged JSON or weights (safetensors raises its own error type)
-        raise ValueError(f"{folder}: not a readable colorize model ({type(e).__name__}: {e}). "
+        raise ModelError(f"{folder}: not a readable colorize model ({type(e).__name__}: {e}). "
                          f"Export it again from its run with `colorize export`.") from None
     state = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
     if "tags.vectors" not in tensors or "model" not in config or "vocab" not in config:
-        raise ValueError(f"{folder}: model.safetensors or config.json lacks the tag table; not a colorize export.")
+        raise ModelError(f"{folder}: model.safetensors or config.json lacks the tag table; not a colorize export.")
     return config, upgrade_generator_state(state), tensors["tags.vectors"]

@@ -12,16 +12,19 @@ Routes:
 * ``POST /api/layers?tags=...&format=ora``: the body as above -> the layered file (``ora`` or
   ``psd``: soft colour, flats, lines on multiply), as a download.
 * ``POST /api/swap?tags=...&group=*+heart``: the body as above -> JSON, one PNG (base64) per
-  value of the group, coloured in one batch.
+  value of the group, coloured in one batch, at most ``swap_pixels`` each (a larger
+  sketch is scaled down for the swap: the row is a preview).
 
 Safe by default: tags outside the model's vocabulary are embedded per request into a
 bounded private cache and never join the vocabulary ``/api/info`` serves, nor any file;
 an upload is read into memory up to ``max_upload_bytes`` and never
 written to disk (the server writes no files at all, and reads only its own static folder,
 through Starlette's ``StaticFiles``, which refuses paths that leave it); an image over
-``max_pixels`` is refused before it is decoded; a bad upload gets a JSON ``error`` that
-the page shows, and the server goes on. The Host header must name the address served
-(loopback by default), which stops DNS-rebinding pages from reading the API.
+``max_pixels`` is refused (413) from its header, before it is decoded; at most ``jobs``
+heavy requests run at once and ``queue`` more wait, the next gets a 503 with Retry-After
+(:mod:`colorize.serve.limits`); a bad upload gets a JSON ``error`` that the page shows,
+and the server goes on. The Host header must name the address served (loopback by
+default), which stops DNS-rebinding pages from reading the API.
 
     app = create_app(Colorizer.from_pretrained("checkpoints/00000-openmoji"))
     with serving(app) as url:                  # a background server on a free loopback port
@@ -35,13 +38,15 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import cv2
 import numpy as np
+import torch
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -55,17 +60,20 @@ from starlette.staticfiles import StaticFiles
 from colorize.data.images import ImageError, fit_square
 from colorize.finish import DEFAULT_FINISH, FINISHES, Finished, finish_layers, lay_lines
 from colorize.finish.writers import LAYERED, WRITERS
-from colorize.infer.colorizer import Colorizer, as_tag_list
+from colorize.data.tags import parse_tags
+from colorize.infer.colorizer import Colorizer
 from colorize.infer.swap import SwapGroup, swap_groups
+from colorize.serve.limits import (
+    JOBS, MAX_PIXELS, MAX_UPLOAD_BYTES, QUEUE, SWAP_PIXELS, Gate, Refused, check_pixels, preview, return_freed_memory,
+)
 
 __all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "LOOPBACK_NAMES", "bind", "create_app", "is_loopback", "run", "serving"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_UPLOAD_BYTES = 10 * 2**20  # 10 MiB: a line drawing is rarely over 2
-MAX_PIXELS = 16_000_000  # 4000 x 4000; the model works at 128-256 px, the lines are kept at full size
 MAX_TAG_CHARS = 1000
 MAX_TAGS = 32
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+T = TypeVar("T")
 
 # The page loads only its own files: no CDN, no fonts from elsewhere, no inline script.
 SECURITY_HEADERS = [
@@ -158,21 +166,29 @@ def read_tags(request: Request) -> list[str]:
     text = request.query_params.get("tags", "")
     if len(text) > MAX_TAG_CHARS:
         raise HTTPException(400, f"The tags are {len(text)} characters long; at most {MAX_TAG_CHARS} are accepted.")
-    tags = as_tag_list(text)
+    tags = parse_tags(text)
     if len(tags) > MAX_TAGS:
         raise HTTPException(400, f"{len(tags)} tags given; at most {MAX_TAGS} are accepted.")
     return tags
 
 
 def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+               swap_pixels: int = SWAP_PIXELS, jobs: int = JOBS, queue: int = QUEUE,
                allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
     """The web app around ``colorizer`` (whose tags it makes private: see
-    :meth:`Colorizer.keep_tags_private`). ``allowed_hosts``: Host header names accepted (None: any)."""
+    :meth:`Colorizer.keep_tags_private`). The limits are :mod:`colorize.serve.limits`'s;
+    ``allowed_hosts``: Host header names accepted (None: any)."""
     colorizer.keep_tags_private()  # no client's tags reach another through /api/info, memory or disk
     groups: dict[str, SwapGroup] = {g.pattern: g for g in swap_groups(colorizer.vocab)}
     source = Path(colorizer.source) if colorizer.source else None
     model_name = "" if source is None else source.parent.name if source.name == "export" else source.name
     model_lock = threading.Lock()  # one forward pass at a time: unknown tags grow the shared tag table
+    gate = Gate(jobs, queue)  # decoding, finishing and encoding: at most `jobs` at once
+    return_freed_memory()  # the limits assume a job's memory is given back when it ends
+    if colorizer.device.type == "cpu":
+        # Parallel requests come from the gate's jobs; torch's own OpenMP threads only spin
+        # against them. A 12-tag swap's forward pass on 2 shared cores: 0.4-1.3 s, 0.04 s with one.
+        torch.set_num_threads(1)
 
     def decode(body: bytes, content_type: str) -> np.ndarray:
         try:
@@ -184,10 +200,13 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def colour(rgb: np.ndarray, tag_sets: list[list[str]], finish: str = DEFAULT_FINISH
                ) -> tuple[list[bytes], list[str]]:
+        """What ``colorize_batch`` gives, as PNGs; only the forward pass holds the model's lock."""
+        square, box = fit_square(rgb, colorizer.size)
         with model_lock:
             unknown = colorizer.unknown_tags([t for tags in tag_sets for t in tags])
-            images = colorizer.colorize_batch([rgb] * len(tag_sets), tag_sets, finish=finish)
-        return [encode_png(image) for image in images], unknown
+            squares = colorizer.colour_squares([square] * len(tag_sets), tag_sets, compose=False)
+        # one picture at full size at a time: a swap's row is never all in memory unencoded
+        return [encode_png(colorizer.finish(s, rgb, box, how=finish)) for s in squares], unknown
 
     def all_layers(rgb: np.ndarray, tags: list[str]) -> tuple[Finished, list[str]]:
         """One forward pass, both finishes' layers (finishing runs outside the model's lock)."""
@@ -197,9 +216,18 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             colour = colorizer.colour_squares([square], [tags], compose=False)[0]
         return finish_layers(colour, rgb, box, how="flat", regions=True), unknown
 
-    async def upload(request: Request) -> np.ndarray:
-        body = await read_upload(request, max_upload_bytes)
-        return await run_in_threadpool(decode, body, request.headers.get("content-type", ""))
+    async def job(request: Request, work: Callable[[np.ndarray], T], alone: bool = False) -> T:
+        """``work(the upload, decoded)`` in a worker thread, within the gate's limits: a place in
+        the queue (or 503) first, then the upload is read and its header checked (or 413),
+        then decoding and the work wait for a free slot (``alone``: for all of them)."""
+        try:
+            with gate.admit():
+                body = await read_upload(request, max_upload_bytes)
+                check_pixels(body, max_pixels)
+                content_type = request.headers.get("content-type", "")
+                return await run_in_threadpool(lambda: gate.run(lambda: work(decode(body, content_type)), alone=alone))
+        except Refused as e:
+            raise HTTPException(e.status, e.message, headers=e.headers) from None
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
@@ -215,6 +243,9 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                        for g in groups.values()],
             "max_upload_bytes": max_upload_bytes,
             "max_pixels": max_pixels,
+            "swap_pixels": swap_pixels,
+            "jobs": jobs,
+            "queue": queue,
         })
 
     def read_choice(request: Request, name: str, choices: Sequence[str], default: str) -> str:
@@ -226,44 +257,47 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     async def colorize_one(request: Request) -> Response:
         tags = read_tags(request)
         finish = read_choice(request, "finish", FINISHES, DEFAULT_FINISH)
-        rgb = await upload(request)
-        started = time.perf_counter()
-        (png,), unknown = await run_in_threadpool(colour, rgb, [tags], finish)
+
+        def one(rgb: np.ndarray) -> tuple[bytes, list[str], float]:
+            started = time.perf_counter()
+            (png,), unknown = colour(rgb, [tags], finish)
+            return png, unknown, time.perf_counter() - started
+
+        png, unknown, seconds = await job(request, one)
         return Response(png, media_type="image/png", headers={
             "x-tags": quote(", ".join(tags)),
             "x-unknown-tags": quote(", ".join(unknown)),
-            "server-timing": f"colorize;dur={1000 * (time.perf_counter() - started):.1f}",
+            "server-timing": f"colorize;dur={1000 * seconds:.1f}",
         })
 
     async def finishes(request: Request) -> Response:
         tags = read_tags(request)
-        rgb = await upload(request)
-        started = time.perf_counter()
 
-        def both() -> tuple[bytes, bytes, str | None, list[str]]:
+        def both(rgb: np.ndarray) -> tuple[bytes, bytes, str | None, list[str], float]:
+            started = time.perf_counter()
             done, unknown = all_layers(rgb, tags)
-            return encode_png(done.result), encode_png(lay_lines(done.soft, done.sketch)), done.note, unknown
+            flat, soft = encode_png(done.result), encode_png(lay_lines(done.soft, done.sketch))
+            return flat, soft, done.note, unknown, time.perf_counter() - started
 
-        flat, soft, note, unknown = await run_in_threadpool(both)
+        flat, soft, note, unknown, seconds = await job(request, both)
         return JSONResponse({
             "tags": tags,
             "unknown_tags": unknown,
             "flat": base64.b64encode(flat).decode("ascii"),
             "soft": base64.b64encode(soft).decode("ascii"),
             "note": note,
-            "ms": round(1000 * (time.perf_counter() - started), 1),
+            "ms": round(1000 * seconds, 1),
         })
 
     async def layers(request: Request) -> Response:
         tags = read_tags(request)
         kind = read_choice(request, "format", LAYERED, "ora")
-        rgb = await upload(request)
 
-        def encode() -> bytes:
+        def encode(rgb: np.ndarray) -> bytes:
             done, _ = all_layers(rgb, tags)
             return WRITERS[kind].encode(done)
 
-        data = await run_in_threadpool(encode)
+        data = await job(request, encode, alone=kind == "psd")  # psd-tools: ~150 bytes a pixel
         media = {"ora": "image/openraster", "psd": "image/vnd.adobe.photoshop"}[kind]
         return Response(data, media_type=media,
                         headers={"content-disposition": f'attachment; filename="colorized.{kind}"'})
@@ -274,9 +308,8 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         if pattern not in groups:
             raise HTTPException(400, f"Unknown swap group {pattern!r}; GET /api/info lists this model's groups.")
         group = groups[pattern]
-        rgb = await upload(request)
         tag_sets = group.apply(tags)
-        pngs, unknown = await run_in_threadpool(colour, rgb, tag_sets)
+        pngs, unknown = await job(request, lambda rgb: colour(preview(rgb, swap_pixels), tag_sets))
         return JSONResponse({
             "group": group.name,
             "unknown_tags": unknown,
@@ -285,7 +318,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         })
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": f"The server failed while colouring ({type(exc).__name__}: {exc}). "
