@@ -283,3 +283,56 @@ def test_a_file_over_the_size_limit_is_skipped_by_name_without_being_read(tmp_pa
     assert "huge.png: file is 1,024.0 MiB, over the 1024 MiB limit for one image; skipped" in report
     assert {row["original"] for row in Manifest(tmp_path / "out")} == {"good.png"}
     assert result.exit_code == 0 and "failed 1" in result.output, result.output  # non-zero only with --strict
+
+
+def test_unreadable_folders_fail_and_odd_names_keep_one_report_line(tmp_path, dataset, monkeypatch):
+    import os
+
+    src = tmp_path / "src"
+    (src / "locked").mkdir(parents=True)
+    (tmp_path / "linked").mkdir()
+    art(dataset, "1F499").save(src / "good.png")
+    art(dataset, "1F49A").save(src / "locked" / "never-seen.png")
+    art(dataset, "2764").save(tmp_path / "linked" / "via-link.png")
+    (src / "link").symlink_to(tmp_path / "linked", target_is_directory=True)
+    (src / "two\nlines.png").write_bytes(b"forged: line")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # the tests run as root, who may read a chmod 000 folder: refuse it here
+        if Path(os.fspath(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = import_folder(src, tmp_path / "out", size=64, workers=1, progress=False)
+    text = (tmp_path / "out" / REPORT_NAME).read_text()
+    assert f"{src / 'locked'}: cannot read this folder (Permission denied)" in text
+    assert "two\\nlines.png: not an image" in text
+    assert len(text.splitlines()) == len(report.problems)
+    assert not any(line.startswith("lines.png") for line in text.splitlines())
+    assert {row["original"] for row in Manifest(tmp_path / "out")} == {"good.png", "link/via-link.png"}
+    assert report.failed == 2
+
+
+def test_max_pixels_above_pillows_own_limit_takes_effect(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    Image.new("L", (60, 50), 255).save(tmp_path / "a.png")  # 3,000 pixels
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses over twice this by itself
+    assert load_rgb(tmp_path / "a.png", max_pixels=5000).shape == (50, 60, 3)
+    with pytest.raises(ImageError, match="2,000-pixel limit") as refused:
+        load_rgb(tmp_path / "a.png", max_pixels=2000)
+    assert "raise --max-pixels" in refused.value.advice
+
+
+def test_builders_share_one_previous_build_check(collection, tmp_path):
+    from colorize.data.builder import check_previous, read_build_info, write_build_info
+
+    write_build_info(tmp_path, "openmoji", 64, {"train": 3, "val": 1}, license="CC BY-SA 4.0")
+    info = read_build_info(tmp_path)
+    assert info["rows"] == 4 and info["source"] == "openmoji" and info["license"] == "CC BY-SA 4.0"
+    with pytest.raises(ValueError, match="holds a 'openmoji' dataset, and this is a 'import' build"):
+        import_folder(collection / "png", tmp_path, size=64, workers=1, progress=False)
+    with pytest.raises(ValueError, match="holds 64-px images and this build is 32 px. Use --force to rebuild it at 32"):
+        check_previous(tmp_path, "openmoji", 32, fix="Use --force to rebuild it at {size} px.")
+    assert check_previous(tmp_path, "openmoji", 32, fix="", force=True)["size"] == 64

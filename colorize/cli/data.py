@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from colorize.cli.options import max_pixels_option, split_option
 from colorize.data.extract import CHOICES as EXTRACTOR_CHOICES
-from colorize.data.images import MAX_PIXELS
 
 
 @click.group()
@@ -63,6 +63,49 @@ def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) ->
         click.echo(f"{len(report.failed)} SVG(s) failed; see the messages above or {out}/dataset.json.", err=True)
 
 
+def svg_filter_options(command):
+    """The thresholds that decide which SVGs are colour illustrations (``colorize.data.svgart.Filters``)."""
+    from colorize.data.svgart import Filters
+
+    default = Filters()
+    options = [
+        click.option("--min-colour", type=click.FloatRange(0, 1), default=default.min_colour, show_default=True,
+                     help="SVGs: least share of the drawn pixels that must be coloured (not grey); below is "
+                          "monochrome line art."),
+        click.option("--max-background", type=click.FloatRange(0, 1), default=default.max_background,
+                     show_default=True, help="SVGs: largest share of the canvas one flat colour may cover "
+                                             "(a background, a silhouette)."),
+        click.option("--min-side", type=click.FloatRange(0, None), default=default.min_side, show_default=True,
+                     help="SVGs: smallest longer side, in px, of the SVG's own size; below is an icon."),
+        click.option("--max-bitmap", type=click.FloatRange(0, 1), default=default.max_bitmap, show_default=True,
+                     help="SVGs: largest share of the canvas embedded bitmaps (photos) may cover."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(min_colour, max_background, min_side, max_bitmap):
+    from colorize.data.svgart import Filters
+
+    return Filters(min_colour=min_colour, max_background=max_background, min_side=min_side, max_bitmap=max_bitmap)
+
+
+def _report_import(out: Path, report, strict: bool) -> None:
+    from colorize.data.importer import REPORT_NAME
+
+    filtered = f"filtered {report.filtered} (not colour illustrations), " if report.filtered else ""
+    click.echo(f"{out}: imported {report.imported}, already there {report.already}, skipped {report.skipped}, "
+               f"{filtered}failed {report.failed}; {report.rows} rows in the manifest.")
+    if report.line_art:
+        paths = ", ".join(f"{n} {name}" for name, n in sorted(report.line_art.items(), key=lambda kv: -kv[1]))
+        click.echo(f"SVG line art: {paths} (vector: from the drawing's own outlines; else the extractor's).")
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) listed in {out / REPORT_NAME}.", err=True)
+    if strict and report.failed:
+        raise click.ClickException(f"{report.failed} file(s) failed and --strict is set.")
+
+
 @data.command("import")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -78,14 +121,16 @@ def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) ->
 @click.option("--manifest", "table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV (path,tags columns) or JSONL of the files to import and their tags; paths relative to SRC.")
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
-@click.option("--max-pixels", default=MAX_PIXELS, show_default=True, type=click.IntRange(1, None),
-              help="Refuse images with more pixels than this (decompression bombs).")
+@max_pixels_option()
 @click.option("--strict", is_flag=True, help="Exit with an error if any file failed.")
-def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, strict) -> None:
+@svg_filter_options
+def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, strict, **filters) -> None:
     """Import a folder of colour illustrations with tags as a training set.
 
-    SRC is searched recursively for PNG, JPEG, WebP, BMP, GIF (first frame) and TIFF
-    files. Tags come from a sidecar beside each image: image.txt with comma-separated
+    SRC is searched recursively for PNG, JPEG, WebP, BMP, GIF (first frame), TIFF and
+    SVG files. An SVG is rendered; its line art comes from its own outlines where it has
+    them, its tags from its title and keywords; one that is not a colour illustration
+    (see the --min-colour ... flags) is reported and skipped. Tags come from a sidecar beside each image: image.txt with comma-separated
     tags (white_hair and white hair are the same tag), or gallery-dl's image.jpg.json
     (Danbooru character, copyright and general tags), or from --manifest.
 
@@ -95,27 +140,61 @@ def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, s
     reported on stderr and in OUT/import-report.txt, and the import goes on. Source
     files are never modified.
     """
-    from colorize.data.importer import REPORT_NAME, import_folder
+    from colorize.data.importer import import_folder
     from colorize.data.tagfiles import TagFileError
 
     try:
         report = import_folder(src, out, size=size, extractor=extractor, extract_at=extract_at, table=table,
-                               workers=workers, max_pixels=max_pixels)
+                               workers=workers, max_pixels=max_pixels, filters=_filters(**filters))
     except (FileNotFoundError, ValueError, TagFileError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"{out}: imported {report.imported}, already there {report.already}, skipped {report.skipped}, "
-               f"failed {report.failed}; {report.rows} rows in the manifest.")
-    if report.problems:
-        click.echo(f"{len(report.problems)} problem(s) listed in {out / REPORT_NAME}.", err=True)
-    if strict and report.failed:
-        raise click.ClickException(f"{report.failed} file(s) failed and --strict is set.")
+    _report_import(out, report, strict)
+
+
+OPENCLIPART = Path("/usr/share/openclipart/svg")
+
+
+@data.command()
+@click.option("--src", default=OPENCLIPART, show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Openclipart's SVG folder, one sub-folder per category.")
+@click.option("--out", default=Path("data/openclipart"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Dataset folder to write.")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(16, 4096),
+              help="Side of the square images, in pixels.")
+@click.option("--extractor", default="mixed", show_default=True, type=click.Choice(EXTRACTOR_CHOICES),
+              help="Line art for SVGs whose vectors have no usable outlines.")
+@click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
+@click.option("--strict", is_flag=True, help="Exit with an error if any file failed.")
+@svg_filter_options
+def openclipart(src, out, size, extractor, workers, strict, **filters) -> None:
+    """Build a dataset from Openclipart, the public-domain clip-art library (Debian: openclipart-svg).
+
+    Every SVG becomes a colour image and its line art, drawn from the SVG's own outlines
+    where it has them (dark strokes, and dark shapes behind the colour), else by an
+    OpenCV extractor. Tags are its title and keywords and its category folder. Pictures
+    that are not colour illustrations (monochrome, photos, text, icons, flat
+    backgrounds) are listed with their reason and skipped. Re-running imports only
+    what is new.
+    """
+    from colorize.data.importer import import_folder
+
+    if not src.is_dir():
+        hint = ("Install it with: sudo apt-get install openclipart-svg (Debian, Ubuntu)"
+                if src == OPENCLIPART else "Pass --src with Openclipart's svg folder.")
+        raise click.ClickException(f"{src}: no Openclipart SVGs here. {hint}")
+    try:
+        report = import_folder(src, out, size=size, extractor=extractor, workers=workers,
+                               filters=_filters(**filters), category_tags=True, source="openclipart")
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    _report_import(out, report, strict)
 
 
 @data.command()
 @click.argument("dataset", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="PNG file to write the contact sheet to.")
-@click.option("--split", type=click.Choice(["train", "val", "excluded"]), help="Only rows of this split.")
+@split_option(default=None, help="Only rows of this split.")
 @click.option("--count", default=12, show_default=True, type=click.IntRange(1, 200), help="How many pairs to show.")
 @click.option("--id", "ids", multiple=True, help="Show these ids (repeatable) instead of a sample.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the sample.")

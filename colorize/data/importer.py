@@ -3,8 +3,11 @@
 Each image is decoded (see :mod:`colorize.data.images`), fitted to a white-padded square,
 stored as the colour target, and given line art by an extractor (see
 :mod:`colorize.data.extract`), either now (stored) or at training time (fresh each epoch).
-Tags come from sidecars or a table (see :mod:`colorize.data.tagfiles`). The result has the
-same manifest format as the OpenMoji build, so every other command reads it unchanged.
+Tags come from sidecars or a table (see :mod:`colorize.data.tagfiles`). An SVG is rendered
+instead of decoded, with its line art drawn from its own outlines and its tags from its
+metadata when no sidecar gives them; one that is not a colour illustration is filtered out
+with its reason (see :mod:`colorize.data.svgart`). The result has the same manifest format
+as the OpenMoji build, so every other command reads it unchanged.
 
 An image's id is a hash of its file's bytes: byte-identical files are kept once, a file's
 split (also from that hash) never changes when others are added, and a re-run skips every
@@ -19,24 +22,27 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-import colorize
-from colorize.data.extract import get_extractor
+from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square, load_rgb, save_png
-from colorize.data.manifest import MANIFEST_NAME, Manifest, read_build_info, split_for
+from colorize.data.builder import check_previous, write_build_info
+from colorize.data.manifest import MANIFEST_NAME, Manifest, split_for
+from colorize.data.svgart import Filters, SvgArt, SvgError, bitmap_share, line_ink, line_svg, read_svg, render, rejection
 from colorize.data.tagfiles import TagFileError, load_tag_table, sidecar_tags
-from colorize.fileio import atomic_open, atomic_write_text
+from colorize.fileio import atomic_open, atomic_write_text, resolved
+from colorize.folders import shown, walk_images
 
 __all__ = ["ImportReport", "import_folder", "REPORT_NAME"]
 
 REPORT_NAME = "import-report.txt"
+SUFFIXES = IMAGE_SUFFIXES + (".svg",)  # SVGs are rendered, their line art drawn from the vectors
+MIN_INK, MAX_INK = 0.005, 0.45  # vector line art with less or more ink than this is no line art
 MAX_FILE_BYTES = 1 << 30
 WINDOW = 256  # files in flight at once; bounds memory whatever the collection size
 
@@ -50,8 +56,10 @@ class ImportReport:
     skipped: int = 0
     failed: int = 0
     kept_old: int = 0
+    filtered: int = 0  # SVGs that are not colour illustrations (see colorize.data.svgart.rejection)
     problems: list[str] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
+    line_art: dict[str, int] = field(default_factory=dict)  # SVGs imported this run: "vector" or the extractor
 
     @property
     def rows(self) -> int:
@@ -68,6 +76,9 @@ class _Job:
     at_import: bool
     tags: list[str] | None
     max_pixels: int
+    filters: Filters = Filters()
+    category: bool = False  # an SVG's folders are tags too (Openclipart's categories: animals/mammals)
+    source: str = "import"
 
 
 def _import_one(job: _Job) -> dict:
@@ -80,11 +91,18 @@ def _import_one(job: _Job) -> dict:
                               f"limit for one image; skipped"}
         data = path.read_bytes()
     except OSError as e:
-        return {"_error": f"{job.name}: cannot read ({e.strerror or e}); skipped"}
+        return {"_error": f"{job.name}: cannot be read ({e.strerror or e}); skipped"}
     if not data:
         return {"_error": f"{job.name}: empty file (0 bytes); skipped"}
     image_id = hashlib.sha1(data).hexdigest()[:16]
     notes = []
+    art = None
+    if path.suffix.lower() == ".svg":
+        try:
+            folders = list(PurePosixPath(job.name).parent.parts) if job.category else []
+            art = read_svg(data, categories=folders)
+        except SvgError as e:
+            return {"_error": f"{job.name}: {e}; skipped"}
     tags = job.tags
     if tags is None:
         try:
@@ -92,11 +110,13 @@ def _import_one(job: _Job) -> dict:
         except TagFileError as e:
             tags = []
             notes.append(f"{job.name}: {e}; imported without tags")
+    if not tags and art is not None:
+        tags = art.tags  # the file's own title and keywords, when no sidecar or table row says otherwise
     if not tags:
         if not notes:
             notes.append(f"{job.name}: no tags found (no sidecar .txt/.json or table row); imported without tags")
     color_rel = f"color/{image_id}.png"
-    sketch_rel = f"sketch/{image_id}.png" if job.at_import else None
+    sketch_rel = f"sketch/{image_id}.png" if job.at_import or art is not None else None
     row = {
         "id": image_id,
         "sketch": sketch_rel,
@@ -106,7 +126,7 @@ def _import_one(job: _Job) -> dict:
         "split": split_for(image_id),
         "is_flag": False,
         "aligned": False,
-        "source": "import",
+        "source": job.source,
         "original": job.name,
         "extractor": job.extractor,
         "_notes": notes,
@@ -114,6 +134,8 @@ def _import_one(job: _Job) -> dict:
     done = (out / color_rel).is_file() and (sketch_rel is None or (out / sketch_rel).is_file())
     if done:
         return {**row, "_status": "already"}
+    if art is not None:
+        return _import_svg(job, art, row)
     try:
         rgb = load_rgb(data, max_pixels=job.max_pixels)
     except ImageError as e:
@@ -126,21 +148,51 @@ def _import_one(job: _Job) -> dict:
     return {**row, "_status": "imported"}
 
 
+def _import_svg(job: _Job, art: SvgArt, row: dict) -> dict:
+    """Worker: the colour picture, the filters, then line art from the vectors or, failing
+    that, from ``job.extractor``; the row says which (``line_art``)."""
+    out = Path(job.out)
+    try:
+        colour = render(art.svg, job.size, art.width, art.height)
+        reason = rejection(art, colour, job.filters, bitmap_share(art, colour, job.size) if art.bitmaps else 0.0)
+        if reason is not None:
+            return {"_filtered": f"{job.name}: {reason}; skipped"}
+        lines = render(line_svg(art), job.size, art.width, art.height)
+    except SvgError as e:
+        return {"_error": f"{job.name}: {e}; skipped"}
+    ink = line_ink(lines)
+    if MIN_INK <= ink <= MAX_INK:
+        row["line_art"] = "vector"
+    else:  # no usable outlines in the vectors: lines in another hand, from the colour picture
+        names = sorted(EXTRACTORS)  # "mixed": one per file, fixed by its id so a re-import agrees
+        name = job.extractor if job.extractor != "mixed" else names[int(row["id"], 16) % len(names)]
+        lines = get_extractor(name)(colour)
+        row["line_art"] = name
+        row["extractor"] = name
+    row["width"], row["height"] = round(art.width), round(art.height)
+    save_png(out / row["sketch"], lines)
+    save_png(out / row["color"], colour)  # written last: its presence marks the row finished
+    return {**row, "_status": "imported"}
 
-def _sources(src: Path, out: Path, table: dict[str, list[str]] | None) -> Iterator[tuple[Path, str, list[str] | None]]:
-    """``(path, name, tags or None)`` for every file to import, in a stable order."""
+
+
+def _sources(src: Path, out: Path, table: dict[str, list[str]] | None,
+             report: ImportReport) -> list[tuple[Path, str, list[str] | None]]:
+    """``(path, name, tags or None)`` for every file to import, in a stable order; folders
+    that cannot be searched go to ``report`` as failures (see :func:`walk_images`)."""
     if table is not None:
+        found = []
         for name, tags in table.items():
             path = Path(name).expanduser()
-            yield (path if path.is_absolute() else src / path), name, tags
-        return
-    out = out.resolve()
-    for folder, dirs, files in os.walk(src):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if (here / d).resolve() != out and not d.startswith("."))
-        for name in sorted(files):
-            if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                yield here / name, (here / name).relative_to(src).as_posix(), None
+            found.append(((path if path.is_absolute() else src / path), name, tags))
+        return found
+    walk = walk_images(src, SUFFIXES, skip=resolved(out))
+    for folder, message in walk.notes:
+        _problem(report, f"{folder}: {message}")
+    for folder, message in walk.problems:
+        report.failed += 1
+        _problem(report, f"{folder}: {message}")
+    return [(path, path.relative_to(src).as_posix(), None) for path in walk.files]
 
 
 def import_folder(
@@ -153,8 +205,11 @@ def import_folder(
     workers: int | None = None,
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
+    filters: Filters = Filters(),
+    category_tags: bool = False,
+    source: str = "import",
 ) -> ImportReport:
-    """Import the images under ``src`` into the dataset folder ``out``.
+    """Import the images (and SVGs) under ``src`` into the dataset folder ``out``.
 
     Args:
         src: folder of colour illustrations (searched recursively), or the base of ``table``'s paths.
@@ -167,6 +222,13 @@ def import_folder(
         workers: processes to use; default: every core.
         max_pixels: refuse images with more pixels than this (decompression bombs).
         progress: show a progress bar on stderr.
+        filters: which SVGs count as colour illustrations (the rest are reported and skipped).
+        category_tags: the names of an SVG's folders under ``src`` are tags too (Openclipart's
+            categories, e.g. ``animals/mammals``).
+        source: the dataset's name in ``dataset.json`` and in each row (``import``, ``openclipart``).
+
+    SVGs are rendered, not decoded: tags from their metadata when no sidecar or table row
+    gives them, line art from their vectors (see :mod:`colorize.data.svgart`).
     """
     src, out = Path(src), Path(out)
     get_extractor(extractor)  # fail before any work on an unknown name
@@ -176,51 +238,70 @@ def import_folder(
         raise FileNotFoundError(f"{src}: not a folder. Pass the folder that holds your illustrations.")
     tag_table = load_tag_table(table) if table is not None else None
     out.mkdir(parents=True, exist_ok=True)
-    _check_previous(out, size)
+    check_previous(out, source, size, fix="Import into another --out, or pass --size {previous}.")
 
-    def jobs() -> Iterator[_Job]:
-        for path, name, tags in _sources(src, out, tag_table):
-            yield _Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels)
-
-    total = sum(1 for _ in _sources(src, out, tag_table))  # a cheap first walk, for the progress bar
     report = ImportReport()
+    sources = _sources(src, out, tag_table, report)
     seen: dict[str, str] = {}
+    made = _made_before(out)
     # Rows are streamed into the new manifest, which replaces the old one only when the import ends.
     with atomic_open(out / MANIFEST_NAME) as manifest:
-        bar = tqdm(total=total, desc="import", unit="img", disable=not progress, file=sys.stderr)
+        bar = tqdm(total=len(sources), desc="import", unit="img", disable=not progress, file=sys.stderr)
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            pending = jobs()
+            pending = (_Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels,
+                            filters, category_tags, source)
+                       for path, name, tags in sources)
             # Submit in windows: Executor.map would hold a future for every file at once.
             while window := list(islice(pending, WINDOW)):
                 for row in pool.map(_import_one, window, chunksize=8):
                     bar.update()
-                    _take(row, seen, manifest, report)
+                    _take(row, seen, manifest, report, made)
         bar.close()
         report.kept_old = _keep_old_rows(out, seen, manifest, report)
     atomic_write_text(out / REPORT_NAME, "".join(line + "\n" for line in report.problems))
-    _write_info(out, src, size, extractor, extract_at, report)
+    _write_info(out, src, size, extractor, extract_at, report, source, filters)
     return report
 
 
 def _problem(report: ImportReport, line: str) -> None:
+    line = shown(line)  # a newline in a file name must not split the report's line
     report.problems.append(line)
     tqdm.write(line, file=sys.stderr)
 
 
-def _take(row: dict, seen: dict[str, str], manifest, report: ImportReport) -> None:
+KEPT = ("width", "height", "line_art", "extractor")  # known only when the images were made
+
+
+def _made_before(out: Path) -> dict[str, dict]:
+    """For each row an earlier import made: the fields only making its images tells (:data:`KEPT`)."""
+    try:
+        return {row["id"]: {k: row[k] for k in KEPT if k in row} for row in Manifest(out)}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _take(row: dict, seen: dict[str, str], manifest, report: ImportReport, made: dict[str, dict]) -> None:
     if "_error" in row:
         report.failed += 1
         _problem(report, row["_error"])
         return
+    if "_filtered" in row:
+        report.filtered += 1
+        _problem(report, row["_filtered"])
+        return
     for note in row.pop("_notes"):
         _problem(report, note)
     status = row.pop("_status")
+    if status == "already":
+        row.update(made.get(row["id"], {}))
     if row["id"] in seen:
         report.skipped += 1
         _problem(report, f"{row['original']}: same bytes as {seen[row['id']]}; kept once, this copy skipped")
         return
     seen[row["id"]] = row["original"]
     report.imported += status == "imported"
+    if status == "imported" and "line_art" in row:
+        report.line_art[row["line_art"]] = report.line_art.get(row["line_art"], 0) + 1
     report.already += status == "already"
     report.splits[row["split"]] = report.splits.get(row["split"], 0) + 1
     manifest.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
@@ -243,27 +324,11 @@ def _keep_old_rows(out: Path, seen: dict[str, str], manifest, report: ImportRepo
     return kept
 
 
-def _check_previous(out: Path, size: int) -> None:
-    previous = read_build_info(out)
-    if previous.get("size") not in (None, size):
-        raise ValueError(f"{out} holds {previous['size']}-px images and this import is {size} px. "
-                         f"Import into another --out, or pass --size {previous['size']}.")
-    if previous.get("source") not in (None, "import"):
-        raise ValueError(f"{out} holds a {previous['source']!r} dataset. Import into another --out.")
-
-
-def _write_info(out: Path, src: Path, size: int, extractor: str, extract_at: str, report: ImportReport) -> None:
-    info = {
-        "source": "import",
-        "from": str(src),
-        "size": size,
-        "extractor": extractor,
-        "extract_at": extract_at,
-        "fit": "scaled to fit, padded with white to a square",
-        "rows": report.rows,
-        "splits": report.splits,
-        "last_run": {"imported": report.imported, "already": report.already, "skipped": report.skipped,
-                     "failed": report.failed, "kept_old": report.kept_old},
-        "colorize_version": colorize.__version__,
-    }
-    atomic_write_text(out / "dataset.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+def _write_info(out: Path, src: Path, size: int, extractor: str, extract_at: str, report: ImportReport,
+                source: str, filters: Filters) -> None:
+    write_build_info(out, source, size, report.splits, **{"from": str(src)}, extractor=extractor,
+                     extract_at=extract_at, fit="scaled to fit, padded with white to a square",
+                     svg_filters=asdict(filters),
+                     last_run={"imported": report.imported, "already": report.already, "skipped": report.skipped,
+                               "filtered": report.filtered, "failed": report.failed, "kept_old": report.kept_old,
+                               "line_art": report.line_art})

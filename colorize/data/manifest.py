@@ -57,7 +57,7 @@ import numpy as np
 
 from colorize.fileio import atomic_write_text
 
-__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "read_build_info", "resolve_manifest", "split_for",
+__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "resolve_manifest", "split_for",
            "write_manifest"]
 
 log = logging.getLogger("colorize")
@@ -148,15 +148,6 @@ def split_for(key: str, val_fraction: float = 0.1) -> str:
     """
     bucket = int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2**64
     return "val" if bucket < val_fraction else "train"
-
-
-def read_build_info(folder: str | os.PathLike) -> dict:
-    """The ``dataset.json`` a builder left in ``folder``; empty when there is none or it is unreadable."""
-    try:
-        info = json.loads((Path(folder) / "dataset.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return info if isinstance(info, dict) else {}
 
 
 def resolve_manifest(path: str | os.PathLike) -> Path:

