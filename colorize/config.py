@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -20,8 +21,8 @@ from typing import Any
 from colorize.models.conditioning import CONDITIONING
 from colorize.models.losses import GAN_LOSSES
 
-__all__ = ["ModelConfig", "TrainConfig", "config_from_dict", "load_config", "parse_assignment", "preset_names",
-           "with_overrides"]
+__all__ = ["DataSource", "ModelConfig", "TrainConfig", "config_from_dict", "data_sources", "load_config",
+           "parse_assignment", "parse_data_entry", "preset_names", "with_overrides"]
 
 
 @dataclass
@@ -57,7 +58,7 @@ class ModelConfig:
 class TrainConfig:
     """One training run. Each field has a short comment; ``colorize train --help`` shows the flags."""
 
-    data: str = "data/openmoji"       # dataset folder (manifest.jsonl inside)
+    data: str | list[str] = "data/openmoji"  # dataset folder, or a list of "FOLDER[:WEIGHT]" (the first: reference)
     model: ModelConfig = field(default_factory=ModelConfig)
     encoder: str = "all-MiniLM-L6-v2"  # sentence-transformers model: name or local path
     steps: int = 20000                # optimisation steps in total
@@ -98,6 +99,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
             self.model = config_from_dict(ModelConfig, self.model)
+        if isinstance(self.data, os.PathLike):
+            self.data = os.fspath(self.data)
+        elif isinstance(self.data, list | tuple):  # JSON-able, and equal to itself read back
+            self.data = [os.fspath(entry) if isinstance(entry, os.PathLike) else entry for entry in self.data]
+        data_sources(self.data)  # a bad entry fails here, named, before anything is built
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"unknown gan_loss {self.gan_loss!r}; choose from {', '.join(GAN_LOSSES)}")
         if self.lr_decay not in ("none", "cosine"):
@@ -109,8 +115,62 @@ class TrainConfig:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"unknown amp {self.amp!r}; choose from auto, bf16, fp16, off")
 
+    @property
+    def sources(self) -> list[DataSource]:
+        """The datasets to train on, with their weights; the first is the reference the checks pick by."""
+        return data_sources(self.data)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One dataset of a run: its folder and its weight, the relative share of each batch drawn from it."""
+
+    path: str
+    weight: float = 1.0
+
+
+def parse_data_entry(entry: str) -> DataSource:
+    """``"data/openclipart:0.3"`` -> ``DataSource("data/openclipart", 0.3)``; ``"data/openmoji"`` -> weight 1.
+
+    Only the last colon splits, and only when what follows it reads as a number, so
+    ``C:\\data\\art`` or ``art:v2`` stay whole paths. A folder whose own name ends in
+    ``:NUMBER`` is written with its weight after it: ``art:2:1``. ``ValueError`` names a bad entry.
+    """
+    if not isinstance(entry, str) or not entry.strip():
+        raise ValueError(f"data entry {entry!r}: expected a dataset folder, optionally with :WEIGHT "
+                         f"(e.g. data/openclipart:0.3)")
+    path, sep, text = entry.rpartition(":")
+    try:
+        weight = float(text) if sep else None
+    except ValueError:
+        weight = None
+    if weight is None:
+        return DataSource(entry, 1.0)
+    if not path:
+        raise ValueError(f"data entry {entry!r}: no folder before the weight; write FOLDER:WEIGHT")
+    if not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"data entry {entry!r}: the weight must be a positive number, got {text!r} (a folder "
+                         f"whose own name ends in :NUMBER takes its weight after it: {entry}:1)")
+    return DataSource(path, weight)
+
+
+def data_sources(data: str | list[str] | tuple[str, ...]) -> list[DataSource]:
+    """The entries of ``TrainConfig.data`` (one or a list), parsed; the same folder twice is refused."""
+    entries = list(data) if isinstance(data, list | tuple) else [data]
+    if not entries:
+        raise ValueError("data is an empty list; give at least one dataset folder")
+    sources = [parse_data_entry(entry) for entry in entries]
+    seen: dict[str, str] = {}
+    for entry, source in zip(entries, sources, strict=True):
+        key = os.path.normpath(source.path)
+        if key in seen:
+            raise ValueError(f"data entries {seen[key]!r} and {entry!r} name the same folder; "
+                             f"give each dataset once (its weight sets its share)")
+        seen[key] = entry
+    return sources
 
 
 def config_from_dict(cls, data: dict[str, Any]):

@@ -126,5 +126,5 @@ def test_the_probe_scores_redrawn_lines(dataset, encoder):
     table = TagTable.build({t for r in probe.rows for t in r["tags"]}, encoder)
     G = build_generator(ModelConfig(size=64, ngf=8, ndf=8, conditioning="tokens", tag_dim=384))
     figures = probe(G, table)
-    assert set(figures) == {"variant_accuracy", "delta_e", "xdog_variant_accuracy"}
+    assert set(figures) == {"variant_accuracy", "delta_e", "l1", "xdog_variant_accuracy"}
     assert G.training, "the probe leaves the generator in the mode it found it"

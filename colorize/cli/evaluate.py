@@ -2,6 +2,7 @@
 
     $ colorize evaluate --data data/openmoji                    # the shipped model, val split
     $ colorize evaluate checkpoints/00003-cpu --data data/openmoji -o eval/00003
+    $ colorize evaluate checkpoints/00004-cpu --data data/openmoji --data data/openclipart   # each apart
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from colorize.cli.options import MODEL_HELP, check_out, device_option, load_colo
 
 @click.command()
 @model_argument()
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Dataset folder (manifest.jsonl inside).")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset folder (manifest.jsonl inside). Repeat it to score several, each on its own split, "
+                   "reported apart.")
 @split_option(help="Which split to score. 'excluded' holds the flags unless the dataset was built with --include-flags.")
 @click.option("-o", "--out", default=Path("evaluation"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for evaluation.json and evaluation.md.")
@@ -37,13 +39,18 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, de
     same model's score with no tags at all.
     """
     from colorize.eval.evaluate import evaluate as run_evaluation
-    from colorize.eval.evaluate import to_markdown, write_report
+    from colorize.eval.evaluate import evaluate_datasets, to_markdown, write_report
 
+    if len(set(data)) < len(data):
+        raise click.BadParameter("the same folder is given twice", param_hint="--data")
     check_out(out, ["evaluation.json", "evaluation.md"], overwrite)
     colorizer = load_colorizer(model, device)
+    options = {"batch_size": batch_size, "baseline": not no_baseline, "limit": limit, "redraw": redraw}
     try:
-        results = run_evaluation(colorizer, data, split=split, batch_size=batch_size, baseline=not no_baseline,
-                                 limit=limit, redraw=redraw)
+        if len(data) == 1:
+            results = run_evaluation(colorizer, data[0], split=split, **options)
+        else:  # one section per dataset in evaluation.json and .md
+            results = evaluate_datasets(colorizer, list(data), split=split, **options)
     except (FileNotFoundError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     json_path, md_path = write_report(results, out)

@@ -1,6 +1,7 @@
 """``colorize train``: train a tag-conditioned pix2pix on a dataset folder.
 
     $ colorize train --data data/openmoji
+    $ colorize train --data data/openmoji --data data/openclipart:0.3
     $ colorize train --config seed --data data/openmoji --device cuda
     $ colorize train --minutes 30 --set variant_weight=4 --set model.conditioning=film
     $ colorize train --resume latest --minutes 60
@@ -20,7 +21,11 @@ from colorize.models.losses import GAN_LOSSES
 
 
 @click.command()
-@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (from `colorize data ...`). [cpu preset: data/openmoji]")
+@click.option("--data", multiple=True, type=click.Path(path_type=Path), metavar="FOLDER[:WEIGHT]",
+              help="Dataset folder (from `colorize data ...`). Repeat it to train on several: each batch draws "
+                   "from them in proportion to their weights (default 1), e.g. --data data/openmoji "
+                   "--data data/openclipart:0.3; the first is the reference the checks pick the best by. "
+                   "[cpu preset: data/openmoji]")
 @click.option("--config", "config_source", default="cpu", show_default=True,
               help="A preset (cpu: fitted to a 2-core CPU; seed: the 2017 post's 256 px, batch 1, 4-channel input) "
                    "or a TOML file. Flags below override it.")
@@ -77,8 +82,8 @@ def train(config_source, resume, dry_run, runs_dir, settings, **flags) -> None:
     overrides = {("model." + k if k in model_keys else k): v for k, v in flags.items()}
     lr = overrides.pop("lr", None)
     overrides |= {"lr_g": lr, "lr_d": lr, "runs_dir": None if runs_dir is None else str(runs_dir)}
-    if overrides.get("data") is not None:
-        overrides["data"] = str(overrides["data"])
+    data = [str(d) for d in overrides.pop("data")]
+    overrides["data"] = None if not data else data[0] if len(data) == 1 else data  # one --data: a plain folder
     overrides |= parse_settings(settings)
     try:
         if resume:
@@ -102,8 +107,12 @@ def train(config_source, resume, dry_run, runs_dir, settings, **flags) -> None:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
     if trainer.dist.main:
+        mixture = ""
+        if len(trainer.datasets) > 1:
+            mixture = " (" + ", ".join(f"{name} {len(d)} x{s.weight:g}" for name, d, s in
+                                       zip(trainer.names, trainer.datasets, trainer.sources, strict=True)) + ")"
         click.echo(f"Run folder: {trainer.run_dir}  device: {trainer.device}  amp: {trainer.amp or 'off'}  "
-                   f"train samples: {len(trainer.dataset)}  step {trainer.step}/{config.steps}"
+                   f"train samples: {len(trainer.dataset)}{mixture}  step {trainer.step}/{config.steps}"
                    + (f"  budget: {config.minutes:g} min ({trainer.elapsed / 60:.1f} used)" if config.minutes else ""),
                    err=True)
     last = trainer.train()

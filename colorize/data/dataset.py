@@ -18,11 +18,17 @@ A sample is a dict:
 
     ds = PairDataset("data/openmoji", split="train", augment=True)
     loader = DataLoader(ds, batch_size=8, collate_fn=collate_pairs)
+
+Training on several datasets stacks one ``PairDataset`` per folder (each with its own
+splits and its own ``differ`` masks, so drawing ids never meet across datasets);
+:func:`dataset_names` names them in logs and reports.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -33,7 +39,7 @@ from colorize.data.augment import geometric, line_style
 from colorize.data.extract import get_extractor
 from colorize.data.manifest import Manifest
 
-__all__ = ["PairDataset", "collate_pairs", "to_tensor", "to_image", "variant_masks"]
+__all__ = ["PairDataset", "collate_pairs", "dataset_names", "to_tensor", "to_image", "variant_masks"]
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -171,6 +177,18 @@ def variant_masks(dataset: PairDataset) -> dict[str, np.ndarray]:
         if mask.any():
             masks[drawing] = mask.astype(np.uint8)
     return masks
+
+
+def dataset_names(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """A short name for each dataset, for logs and reports: its folder's name (``openmoji``).
+
+    Names that would repeat (``a/data``, ``b/data``) get their position instead: ``data-1``, ``data-2``.
+    """
+    names = []
+    for path in paths:
+        path = Path(path).resolve()
+        names.append((path.parent if path.is_file() else path).name or str(path))
+    return [f"{name}-{i + 1}" if names.count(name) > 1 else name for i, name in enumerate(names)]
 
 
 def collate_pairs(samples: list[dict]) -> dict:

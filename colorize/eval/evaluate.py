@@ -8,8 +8,12 @@ baseline: if the tags do the work, variant accuracy falls to about chance withou
 Flags, when the split holds any, are scored separately: their outline is a plain
 rectangle, so they are a test of the text alone.
 
+Several datasets (a model trained on more than one) are scored each on its own split,
+never pooled: :func:`evaluate_datasets` gives one result per dataset, by name.
+
     results = evaluate(Colorizer.from_pretrained(), "data/openmoji", split="val")
     write_report(results, "evaluation/")
+    results = evaluate_datasets(colorizer, ["data/openmoji", "data/openclipart"])
 """
 
 from __future__ import annotations
@@ -23,16 +27,22 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorize.data.dataset import PairDataset, to_image
+from colorize.data.dataset import PairDataset, dataset_names, to_image
+from colorize.data.manifest import Manifest
 from colorize.eval.metrics import image_metrics, variant_groups, variant_hits
 from colorize.fileio import atomic_write_text
 
-__all__ = ["METRICS", "evaluate", "model_colour", "score", "to_markdown", "write_report"]
+__all__ = ["METRICS", "evaluate", "evaluate_datasets", "model_colour", "score", "to_markdown", "write_report"]
 
 METRICS = ("l1", "psnr", "ssim", "delta_e")
 # How each metric reads in a table: name, direction, format
 LABELS = {"l1": ("L1", "lower", ".4f"), "psnr": ("PSNR dB", "higher", ".2f"), "ssim": ("SSIM", "higher", ".4f"),
           "delta_e": ("ΔE2000", "lower", ".2f")}
+
+VARIANT_NOTE = ("Variant accuracy: for each sample of a drawing that comes in several colourings, is the output "
+                "closest (mean CIEDE2000 where the colourings differ) to its own colour image? Chance is the mean "
+                "of 1 / group size. Ceiling: the best a model that reads tags as a set can score, since members "
+                "with the same tag set get the same input.")
 
 # A colouring function: sketches (RGB uint8 at the model's size) and tag sets -> outputs.
 ColourFn = Callable[[list[np.ndarray], list[list[str]]], list[np.ndarray]]
@@ -161,6 +171,24 @@ def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size:
     return results
 
 
+def evaluate_datasets(colorizer, datas: list[str | os.PathLike], split: str = "val", **options) -> dict:
+    """:func:`evaluate` on each of ``datas`` apart: ``{"model", "step", "split", "size", "datasets": {NAME: result}}``,
+    in the order given, named by :func:`~colorize.data.dataset.dataset_names`. A dataset whose
+    split is empty is listed with ``count`` 0; ``ValueError`` when every one is empty."""
+    names = dataset_names(datas)
+    results = {"model": getattr(colorizer, "source", ""), "step": getattr(colorizer, "step", None),
+               "split": split, "size": colorizer.size, "datasets": {}}
+    for name, data in zip(names, datas, strict=True):
+        if len(Manifest(data, split=split)) == 0:
+            results["datasets"][name] = {"data": str(data), "split": split, "count": 0}
+            continue
+        results["datasets"][name] = evaluate(colorizer, data, split=split, **options)
+    if not any(r.get("conditions") for r in results["datasets"].values()):
+        raise ValueError(f"split {split!r} is empty in every dataset ({', '.join(map(str, datas))}); "
+                         f"nothing to evaluate.")
+    return results
+
+
 def _fmt(value, spec: str) -> str:
     if value is None:
         return "–"
@@ -170,7 +198,22 @@ def _fmt(value, spec: str) -> str:
 
 
 def to_markdown(results: dict) -> str:
-    """The results as a Markdown table: one row per condition and part."""
+    """The results as a Markdown table: one row per condition and part; with several datasets,
+    one section per dataset."""
+    if "datasets" in results:
+        names = list(results["datasets"])
+        lines = [f"Model `{results['model']}` (step {results.get('step')}) on {len(names)} datasets, "
+                 f"each on its own split `{results['split']}`, at {results['size']} px: {', '.join(names)}."]
+        for name, result in results["datasets"].items():
+            lines += ["", f"## {name}", ""]
+            lines += (_table(result) if result.get("conditions") else
+                      [f"`{result['data']}` has no `{result['split']}` split: nothing scored."])
+        return "\n".join([*lines, "", VARIANT_NOTE]) + "\n"
+    return "\n".join([*_table(results), "", VARIANT_NOTE]) + "\n"
+
+
+def _table(results: dict) -> list[str]:
+    """One dataset's results: a line naming them, then one table row per condition and part."""
     head = ["condition", "samples", *(f"{LABELS[m][0]} ({LABELS[m][1]} better)" for m in METRICS),
             "variant acc.", "chance", "ceiling", "groups"]
     lines = [f"Model `{results['model']}` (step {results.get('step')}) on `{results['data']}`, "
@@ -183,11 +226,7 @@ def to_markdown(results: dict) -> str:
                      *(_fmt(s[m], LABELS[m][2]) for m in METRICS),
                      _fmt(v["accuracy"], ".3f"), _fmt(v["chance"], ".3f"), _fmt(v.get("ceiling"), ".3f"), f"{v['groups']} ({v['members']} samples)"]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Variant accuracy: for each sample of a drawing that comes in several colourings, is the "
-              "output closest (mean CIEDE2000 where the colourings differ) to its own colour image? "
-              "Chance is the mean of 1 / group size. Ceiling: the best a model that reads tags as a set can "
-              "score, since members with the same tag set get the same input."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_report(results: dict, out: str | os.PathLike, name: str = "evaluation") -> tuple[Path, Path]:

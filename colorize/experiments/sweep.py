@@ -95,8 +95,9 @@ def sweep(config: TrainConfig, out: str | os.PathLike, modes: list[str], encoder
     from colorize.infer.colorizer import Colorizer
     from colorize.train.trainer import Trainer
 
-    if len(Manifest(config.data, split=eval_split)) == 0:  # say so before hours of training, not after
-        raise ValueError(f"{config.data}: split {eval_split!r} is empty; nothing to evaluate the runs on. "
+    reference = config.sources[0].path  # with several datasets, runs are compared on the first
+    if len(Manifest(reference, split=eval_split)) == 0:  # say so before hours of training, not after
+        raise ValueError(f"{reference}: split {eval_split!r} is empty; nothing to evaluate the runs on. "
                          f"Pick another with --eval-split.")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def sweep(config: TrainConfig, out: str | os.PathLike, modes: list[str], encoder
             raise InterruptedError(f"{name}: stopped at step {trainer.step} before its budget ({budget}). "
                                    f"Run the same command again to resume.")
         colorizer = Colorizer.from_pretrained(run / "export", device=str(trainer.device))
-        result = evaluate(colorizer, cfg.data, split=eval_split, limit=eval_limit, progress=progress)
+        result = evaluate(colorizer, reference, split=eval_split, limit=eval_limit, progress=progress)
         result |= {"run": name, "conditioning": cfg.model.conditioning, "encoder": cfg.encoder,
                    "steps": trainer.step, "minutes": round(trainer.elapsed / 60, 2), "batch_size": cfg.batch_size,
                    "size": cfg.model.size, "best_check": trainer.best}
@@ -194,7 +195,9 @@ def _curve(path: Path) -> list[tuple[float, float]]:
     """(minutes, variant accuracy) from a run's ``eval.csv``; empty when it has none."""
     try:
         with path.open(encoding="utf-8") as f:
-            return [(float(r["minutes"]), float(r["variant_accuracy"])) for r in csv.DictReader(f)]
+            rows = list(csv.DictReader(f))
+        reference = rows[0].get("dataset") if rows else None  # several datasets: a row each, the first first
+        return [(float(r["minutes"]), float(r["variant_accuracy"])) for r in rows if r.get("dataset") == reference]
     except (OSError, KeyError, ValueError):
         return []
 

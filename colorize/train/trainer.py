@@ -16,10 +16,17 @@ raised again. Nothing is saved when no step has been taken since the last checkp
 (or since the start), since nothing would be gained; a second Ctrl-C still quits at
 once, without saving.
 
-With ``eval_every`` set, every N steps the generator (its EMA when on) is scored on the
-val split's variant groups (:class:`~colorize.train.watch.VariantProbe`). The figures go
-to TensorBoard and to ``RUN/eval.csv``; the best check by variant accuracy is kept as
-``RUN/checkpoints/best.pt`` (and ``RUN/best.json``), and it is what ``RUN/export`` holds.
+Several datasets (``config.data`` a list, ``"FOLDER:WEIGHT"`` entries) train as one: one
+tag vocabulary, the union of theirs; each keeps its own splits and variant masks; each
+batch draws its samples from them by weight (:class:`~colorize.train.sampler.MixedBatchPlan`).
+
+With ``eval_every`` set, every N steps the generator (its EMA when on) is scored on each
+dataset's val split (:class:`~colorize.train.watch.VariantProbe`: variant accuracy on its
+variant groups, else ΔE2000 and L1 on a fixed sample). The figures go to TensorBoard
+(``Eval/KEY``; with several datasets ``Eval/NAME/KEY``) and to ``RUN/eval.csv``, a row per
+dataset. The best check is kept as ``RUN/checkpoints/best.pt`` (and ``RUN/best.json``), and
+it is what ``RUN/export`` holds. The first dataset is the reference that picks it: by its
+variant accuracy (ties by ΔE2000), or by its ΔE2000 when it has no variant groups.
 
     trainer = Trainer(load_config("cpu", {"data": "data/openmoji"}))
     trainer.train()
@@ -28,6 +35,7 @@ to TensorBoard and to ``RUN/eval.csv``; the best check by variant accuracy is ke
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import random
@@ -41,11 +49,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from colorize.config import TrainConfig, config_from_dict
-from colorize.data.dataset import PairDataset, collate_pairs, variant_masks
+from colorize.data.dataset import PairDataset, collate_pairs, dataset_names, variant_masks
 from colorize.data.manifest import Manifest
 from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
@@ -57,11 +65,11 @@ from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import find_checkpoint, new_run_dir
 from colorize.train.distributed import init_distributed
 from colorize.train.ema import EMA
-from colorize.train.sampler import BatchPlan
+from colorize.train.sampler import MixedBatchPlan
 from colorize.train.visual import sample_grid
 from colorize.train.watch import VariantProbe
 
-__all__ = ["Trainer", "desaturate_some", "drop_tags", "pick_device"]
+__all__ = ["Trainer", "append_rows", "best_key", "desaturate_some", "drop_tags", "pick_device"]
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
@@ -105,6 +113,34 @@ def drop_tags(tag_sets: list[list[str]], p_set: float, p_each: float, rng: rando
     return out
 
 
+def best_key(row: dict[str, Any]) -> tuple[float, float]:
+    """How a check ranks: variant accuracy first, then a lower ΔE2000. A reference dataset with
+    no variant groups has no accuracy, and its checks rank by ΔE2000 alone."""
+    accuracy = row.get("variant_accuracy")
+    return (-math.inf if accuracy is None else accuracy, -row["delta_e"])
+
+
+def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append ``rows`` to the CSV at ``path``. When they bring columns its header lacks (a run
+    resumed from an older version), the file is rewritten under the wider header instead."""
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    header, old = [], []
+    if path.exists():
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            old = [] if set(fields) <= set(header) else list(reader)
+    if header and set(fields) <= set(header):
+        with path.open("a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=header).writerows(rows)
+        return
+    text = io.StringIO()
+    out = csv.DictWriter(text, fieldnames=list(dict.fromkeys(header + fields)))
+    out.writeheader()
+    out.writerows(old + rows)
+    atomic_write_text(path, text.getvalue())
+
+
 class Trainer:
     """Train one model; :meth:`resume` continues a checkpoint instead.
 
@@ -146,12 +182,16 @@ class Trainer:
         random.seed(seed), np.random.seed(seed % 2**32), torch.manual_seed(seed)
         self.rng = random.Random(seed)
 
-        # Tags: the dataset's whole vocabulary is embedded once (cached on disk by encoder
-        # identity) and carried in every checkpoint, so training never runs the encoder.
+        # Datasets: each keeps its own splits; the first is the reference the checks pick by.
+        self.sources = cfg.sources
+        self.names = dataset_names([s.path for s in self.sources])
+
+        # Tags: the datasets' whole vocabulary (their union) is embedded once (cached on disk
+        # by encoder identity) and carried in every checkpoint, so training never runs the encoder.
         if state is not None:
             self.table = TagTable(state["vocab"], state["vectors"], state["encoder"])
         else:
-            vocab = {t for row in Manifest(cfg.data) for t in row["tags"]}
+            vocab = {t for source in self.sources for row in Manifest(source.path) for t in row["tags"]}
             if cfg.monochrome > 0:
                 vocab.add(MONOCHROME)
             if cfg.model.colour_words:
@@ -162,17 +202,26 @@ class Trainer:
         self.table.to(self.device)
 
         splits = ("train", "excluded") if cfg.include_flags else "train"
-        self.dataset = PairDataset(cfg.data, split=splits, size=cfg.model.size, augment=cfg.augment,
-                                   cache=cfg.cache, augment_size=cfg.augment_size or None,
-                                   cache_mb=cfg.cache_mb)
-        if len(self.dataset) == 0:
-            raise ValueError(f"{cfg.data}: the train split is empty; nothing to train on.")
-        if cfg.variant_weight > 0:
-            self.dataset.differ = variant_masks(self.dataset)
-        self.probe = None
+        self.datasets: list[PairDataset] = []
+        for source in self.sources:  # the cache's limit is shared out evenly
+            dataset = PairDataset(source.path, split=splits, size=cfg.model.size, augment=cfg.augment,
+                                  cache=cfg.cache, augment_size=cfg.augment_size or None,
+                                  cache_mb=cfg.cache_mb / len(self.sources))
+            if len(dataset) == 0:
+                raise ValueError(f"{source.path}: the train split is empty; nothing to train on."
+                                 + (" Drop it from --data." if len(self.sources) > 1 else ""))
+            if cfg.variant_weight > 0:  # keyed by drawing within this dataset only
+                dataset.differ = variant_masks(dataset)
+            self.datasets.append(dataset)
+        self.dataset = self.datasets[0] if len(self.datasets) == 1 else ConcatDataset(self.datasets)
+        # one probe per dataset with anything to score in its eval split, in --data order
+        self.probes: dict[str, VariantProbe] = {}
         if cfg.eval_every > 0 and self.dist.main:
-            self.probe = VariantProbe(cfg.data, split=cfg.eval_split, size=cfg.model.size,
-                                      redraw=cfg.eval_redraw or None)
+            for name, source in zip(self.names, self.sources, strict=True):
+                probe = VariantProbe(source.path, split=cfg.eval_split, size=cfg.model.size,
+                                     redraw=cfg.eval_redraw or None)
+                if len(probe):
+                    self.probes[name] = probe
 
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
@@ -319,30 +368,32 @@ class Trainer:
             self._export()
         return path
 
-    def check(self, writer=None) -> dict[str, float]:
-        """Score the generator on the probe; log it; keep and export it when it is the best so far."""
-        figures = self.probe(self.G_eval, self.table, self.device)
+    def check(self, writer=None) -> dict[str, dict[str, float]]:
+        """Score the generator on every dataset's probe; log them; keep and export it when the
+        reference (the first dataset with a probe) says it is the best so far. Figures by dataset."""
+        results = {name: probe(self.G_eval, self.table, self.device) for name, probe in self.probes.items()}
         self._checked_at = self.step
-        if not figures:
-            return figures
-        row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), **figures}
-        csv_path = self.run_dir / "eval.csv"
-        new = not csv_path.exists()
-        with csv_path.open("a", newline="", encoding="utf-8") as f:
-            out = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                out.writeheader()
-            out.writerow(row)
+        results = {name: figures for name, figures in results.items() if figures}
+        if not results:
+            return results
+        when = {"step": self.step, "minutes": round(self.elapsed / 60, 3)}
+        append_rows(self.run_dir / "eval.csv", [{**when, "dataset": name, **figures}
+                                                for name, figures in results.items()])
         if writer is not None:
-            for key, value in figures.items():
-                writer.add_scalar(f"Eval/{key}", value, self.step)
-        key = (figures["variant_accuracy"], -figures["delta_e"])
-        if self.best is None or key > (self.best["variant_accuracy"], -self.best["delta_e"]):
+            for name, figures in results.items():
+                prefix = "Eval/" if len(self.sources) == 1 else f"Eval/{name}/"
+                for key, value in figures.items():
+                    writer.add_scalar(prefix + key, value, self.step)
+        reference = next(iter(results))
+        row = {**when, "dataset": reference, **results[reference]}
+        if len(results) > 1:
+            row["datasets"] = results
+        if self.best is None or best_key(row) > best_key(self.best):
             self.best = row
             save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), name="best.pt")
             atomic_write_text(self.run_dir / "best.json", json.dumps(row, indent=2) + "\n")
             self._export()
-        return figures
+        return results
 
     def _lr_scale(self) -> float:
         cfg = self.config
@@ -359,12 +410,17 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = base * scale
 
+    def plan(self) -> MixedBatchPlan:
+        """The order of all batches, every rank's share of them, and with several datasets their mixture."""
+        cfg = self.config
+        parts = [[row.get("drawing") or row["id"] for row in dataset.rows] for dataset in self.datasets]
+        return MixedBatchPlan(parts, [s.weight for s in self.sources], batch_size=cfg.batch_size * self.dist.world,
+                              seed=cfg.seed, group=cfg.group, rank=self.dist.rank, world=self.dist.world)
+
     def _loader(self) -> DataLoader:
         """Batches from the step after the last one: the plan is a function of the step."""
         cfg = self.config
-        drawings = [row.get("drawing") or row["id"] for row in self.dataset.rows]
-        plan = BatchPlan(drawings, batch_size=cfg.batch_size * self.dist.world, seed=cfg.seed, group=cfg.group,
-                         rank=self.dist.rank, world=self.dist.world)
+        plan = self.plan()
         return DataLoader(self.dataset, batch_sampler=plan.batches(start=self.step), num_workers=cfg.workers,
                           collate_fn=collate_pairs, pin_memory=self.device.type == "cuda",
                           persistent_workers=cfg.workers > 0)
@@ -431,8 +487,9 @@ class Trainer:
                     rate = seen / max(1e-9, time.perf_counter() - tick)
                     tick, seen = time.perf_counter(), 0
                     losses = {k: self.dist.mean(v) for k, v in losses.items()}
+                    best_va = (self.best or {}).get("variant_accuracy")
                     bar.set_postfix({"G_L1": f"{losses['Loss/G_L1']:.3f}", "img/s": f"{rate:.1f}",
-                                     **({"VA": f"{self.best['variant_accuracy']:.3f}"} if self.best else {})})
+                                     **({"VA": f"{best_va:.3f}"} if best_va is not None else {})})
                     if writer is not None:
                         for key, value in losses.items():
                             writer.add_scalar(key, value, self.step)
@@ -443,13 +500,13 @@ class Trainer:
                     writer.add_image("Samples/sketch_output_target", grid, self.step, dataformats="HWC")
                 now = time.perf_counter()
                 self.elapsed, clock = self.elapsed + now - clock, now
-                if self.probe is not None and (self.step % cfg.eval_every == 0 or self._out_of_time()):
+                if self.probes and (self.step % cfg.eval_every == 0 or self._out_of_time()):
                     self.check(writer)
                 if self.step % cfg.save_every == 0:
                     last_saved = self.save()
                 now = time.perf_counter()
                 self.elapsed, clock = self.elapsed + now - clock, now
-            if self.probe is not None and self._checked_at != self.step and not self._stop:
+            if self.probes and self._checked_at != self.step and not self._stop:
                 self.check(writer)  # the last weights get a check too
         except Exception as error:  # not KeyboardInterrupt: a second Ctrl-C quits at once
             self.elapsed += time.perf_counter() - clock
@@ -464,15 +521,21 @@ class Trainer:
         if writer is not None:
             flat = {k: v for k, v in cfg.to_dict().items() if isinstance(v, int | float | str | bool)}
             flat |= {f"model.{k}": v for k, v in cfg.model.__dict__.items() if isinstance(v, int | float | str | bool)}
+            flat["data"] = " ".join(cfg.data) if isinstance(cfg.data, list) else cfg.data
             metrics = {"hparam/G_L1": losses.get("Loss/G_L1", float("nan"))}
             if self.best is not None:
-                metrics["hparam/variant_accuracy"] = self.best["variant_accuracy"]
+                key = "variant_accuracy" if self.best.get("variant_accuracy") is not None else "delta_e"
+                metrics[f"hparam/{key}"] = self.best[key]
             writer.add_hparams(flat, metrics, run_name="hparams")
             writer.close()
         if self.dist.main:
             why = "Stopped" if self._stop else "Out of time" if self._out_of_time() else "Done"
-            best = (f"; best check: step {self.best['step']}, variant accuracy {self.best['variant_accuracy']:.3f}"
-                    if self.best else "")
+            best = ""
+            if self.best:
+                on = f" on {self.best['dataset']}" if len(self.sources) > 1 else ""
+                figure = (f"variant accuracy {self.best['variant_accuracy']:.3f}"
+                          if self.best.get("variant_accuracy") is not None else f"ΔE2000 {self.best['delta_e']:.2f}")
+                best = f"; best check: step {self.best['step']}, {figure}{on}"
             tqdm.write(f"{why} at step {self.step} after {self.elapsed / 60:.1f} min; saved {last_saved}{best}."
                        + (" Resume with --resume latest." if self._stop else ""), file=sys.stderr)
         self.dist.barrier()
