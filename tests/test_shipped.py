@@ -41,3 +41,18 @@ def test_skin_tone_tags_change_the_colour():
     light = colorizer.colorize(SAMPLES / "ear.png", "ear, light skin tone").astype(float)
     dark = colorizer.colorize(SAMPLES / "ear.png", "ear, dark skin tone").astype(float)
     assert light.mean() - dark.mean() > 10  # the dark skin tone is darker
+
+
+def test_every_shipped_model_loads_and_has_a_card_and_a_preset():
+    from colorize.config import load_config
+
+    for folder in sorted(DEFAULT_MODEL.parent.iterdir()):
+        if not folder.is_dir():
+            continue
+        colorizer = Colorizer.from_pretrained(folder, device="cpu")
+        assert colorizer.size == 64 and (folder / "README.md").is_file()
+        assert (folder / "model.safetensors").stat().st_size < 25_000_000  # float16
+    mixed = Colorizer.from_pretrained(DEFAULT_MODEL.parent / "openmoji-openclipart-64", device="cpu")
+    assert {"woman", "red hair", "fruit", "animals"} <= set(mixed.vocab)
+    config = load_config("openmoji-openclipart")
+    assert config.data == ["data/openmoji", "data/openclipart:0.25"] and config.minutes == 50
