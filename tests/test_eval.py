@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from colorize.cli import main
 from colorize.eval.ablate import ablate, swap_colour
 from colorize.eval.evaluate import evaluate, load_split, to_markdown, write_report
-from colorize.eval.metrics import chroma, image_metrics, variant_groups, variant_hits
+from colorize.eval.metrics import chroma, image_metrics, psnr_ceiling, variant_groups, variant_hits
 from colorize.infer.swap import swap_groups
 from colorize.train.trainer import desaturate_some
 
@@ -23,7 +23,14 @@ from colorize.train.trainer import desaturate_some
 def test_identical_images_score_perfectly():
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     scores = image_metrics(image, image.copy())
-    assert scores["psnr"] == math.inf and scores["delta_e"] == 0.0 and scores["l1"] == 0.0 and scores["ssim"] == 1.0
+    assert scores["delta_e"] == 0.0 and scores["l1"] == 0.0 and scores["ssim"] == 1.0
+    # capped, not infinite, so that one identical image cannot make a split's mean PSNR infinite;
+    # the cap is above any pair that differs, even by a single level in a single value
+    one_off = image.copy()
+    one_off[0, 0, 0] = image[0, 0, 0] ^ 1
+    assert math.isfinite(scores["psnr"]) and scores["psnr"] == pytest.approx(psnr_ceiling(image.shape))
+    assert image_metrics(one_off, image)["psnr"] == pytest.approx(scores["psnr"])
+    assert image_metrics(np.clip(image.astype(int) + 1, 0, 255).astype(np.uint8), image)["psnr"] < scores["psnr"]
 
 
 def test_metrics_on_known_differences():
@@ -72,7 +79,7 @@ def test_oracle_scores_one_and_constant_scores_chance(dataset, split):
     right = evaluate(_Model(), dataset, split=None, colour=oracle, progress=False)
     variant = right["conditions"]["tags"]["all"]["variant"]
     assert variant["accuracy"] == 1.0 and variant["groups"] >= 2
-    assert right["conditions"]["tags"]["all"]["psnr"] == math.inf
+    assert right["conditions"]["tags"]["all"]["psnr"] == pytest.approx(psnr_ceiling(colours[rows[0]["id"]].shape))
     flat = evaluate(_Model(), dataset, split=None, colour=constant, progress=False, baseline=False)
     variant = flat["conditions"]["tags"]["all"]["variant"]
     assert variant["accuracy"] == pytest.approx(variant["chance"]) and variant["chance"] < 0.6

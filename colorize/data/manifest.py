@@ -265,6 +265,16 @@ class Manifest:
         for i in range(len(self)):
             yield self[i]
 
+    def close(self) -> None:
+        """Close the read handle; a later row read opens it again."""
+        handle = getattr(self, "_file", None)  # absent when __init__ raised
+        if handle is not None:
+            handle.close()
+            self._file = None
+
+    def __del__(self) -> None:  # a forked child closes only its own copy of the descriptor
+        self.close()
+
     def __getstate__(self) -> dict:  # file handles do not pickle; workers reopen their own
         return {**self.__dict__, "_file": None, "_pid": None}
 

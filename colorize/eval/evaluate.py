@@ -234,7 +234,6 @@ def write_report(results: dict, out: str | os.PathLike, name: str = "evaluation"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
-    # PSNR of identical images is inf, written as JSON's common extension `Infinity`
     atomic_write_text(json_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md_path, to_markdown(results))
     return json_path, md_path

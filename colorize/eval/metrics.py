@@ -49,17 +49,26 @@ def chroma(rgb: np.ndarray) -> float:
     return float(np.hypot(values[..., 1], values[..., 2]).mean())
 
 
+def psnr_ceiling(shape: tuple[int, ...]) -> float:
+    """The PSNR (dB) of uint8 images of ``shape`` that differ by one level in one value:
+    the highest PSNR two differing images of that size can have (about 89 dB at 64x64x3)."""
+    return float(10 * np.log10(255.0 ** 2 * np.prod(shape)))
+
+
 def image_metrics(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """L1 (mean absolute error, RGB scaled to [0, 1]), PSNR (dB), SSIM and mean CIEDE2000.
 
-    Identical images give L1 0, PSNR inf, SSIM 1 and CIEDE2000 0.
+    Identical images give L1 0, SSIM 1 and CIEDE2000 0. Their PSNR would be infinite, and
+    one such image would make a split's mean PSNR infinite too, so it is capped at
+    :func:`psnr_ceiling`: the PSNR of the smallest possible difference.
     """
     assert output.shape == target.shape and output.ndim == 3 and output.shape[2] == 3, \
         f"output {output.shape} and target {target.shape} must both be [H, W, 3]"
     identical = np.array_equal(output, target)
     return {
         "l1": float(np.abs(output.astype(np.float32) - target.astype(np.float32)).mean() / 255.0),
-        "psnr": float("inf") if identical else float(peak_signal_noise_ratio(target, output, data_range=255)),
+        "psnr": psnr_ceiling(output.shape) if identical
+                else float(peak_signal_noise_ratio(target, output, data_range=255)),
         # 7x7 windows need 7 px; smaller test images get the largest odd window that fits
         "ssim": 1.0 if identical else float(structural_similarity(
             target, output, channel_axis=-1, data_range=255, win_size=min(7, (min(output.shape[:2]) - 1) | 1))),
