@@ -191,6 +191,42 @@ def openclipart(src, out, size, extractor, workers, strict, **filters) -> None:
 
 
 @data.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to write, e.g. data/twemoji.")
+@click.option("--name", default="emoji", show_default=True,
+              help="The set's name, kept in dataset.json and in every row (twemoji, noto, ...).")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(16, 4096),
+              help="Side of the square images, in pixels.")
+@click.option("--extractor", default="xdog", show_default=True, type=click.Choice(EXTRACTOR_CHOICES),
+              help="How each drawing's line art is made from its colour picture; 'mixed' picks one per drawing.")
+@click.option("--force", is_flag=True, help="Make every image again, even those a previous run finished.")
+@click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
+def emoji(src, out, name, size, extractor, force, workers) -> None:
+    """Build a test set from another emoji set (Twemoji, Noto, ...): styles never trained on.
+
+    SRC holds the set's colour SVGs or PNGs, one per emoji, named by code points
+    (1f44b-1f3fd.svg, emoji_u1f44b_1f3fd.png). Tags come from the code points as for
+    OpenMoji. The skin-tone variants of an emoji are one drawing, and all of them get
+    the line art drawn from its toneless picture, so only the tags can tell them apart.
+    Every row goes to split val (flags to excluded): score it with `colorize evaluate
+    --data OUT`; never train on it. For Twemoji: `npm pack @twemoji/svg && tar xzf
+    twemoji-svg-*.tgz`, then SRC is package/.
+    """
+    from colorize.data.emojiset import build_emoji_set
+
+    try:
+        report = build_emoji_set(src, out, name=name, size=size, extractor=extractor, force=force, workers=workers)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))
+    click.echo(f"{out}: {report.rows} pairs ({splits}), {report.groups} drawing{'s' if report.groups != 1 else ''} in several colourings; "
+               f"made {report.made}, reused {report.reused}, failed {len(report.failed)}.")
+    if report.failed:
+        click.echo(f"{len(report.failed)} file(s) failed; see the messages above or {out}/dataset.json.", err=True)
+
+
+@data.command()
 @click.argument("dataset", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="PNG file to write the contact sheet to.")

@@ -1,0 +1,223 @@
+"""Another emoji set as a test of styles the model has never seen (Twemoji, Noto, ...).
+
+OpenMoji is the only emoji set the models train on, so every other set is a fair test of
+line art and colouring in another hand. Such a set ships colour pictures only, one file
+per emoji named by its code points (``1f44b-1f3fd.svg``, ``emoji_u1f44b_1f3fd.png``). This
+builder turns a folder of them into a dataset that ``colorize evaluate`` scores:
+
+* **Tags** come from the code points, exactly as for OpenMoji
+  (:func:`colorize.data.tags.emoji_tags`), so the model meets its own vocabulary.
+* **Drawings.** The skin-tone variants of one emoji are one drawing: the code points
+  without their skin-tone modifiers. They are the variant groups of the evaluation.
+* **Line art** is made by an OpenCV extractor from the colour picture of the group's
+  toneless member (the first of the group when it has none), and every member of the
+  group gets that same sketch. The lines then say nothing about which colouring is
+  wanted: only the tags can.
+* **Splits.** Every row is in ``val`` (flags in ``excluded``, as in the OpenMoji build):
+  the set is for testing, never for training.
+
+SVGs are read with the same safe reader as any other import (:func:`colorize.data.svgart.read_svg`),
+PNGs with the same decoder. A file that fails is reported and skipped. Re-running reuses
+finished images.
+
+    report = build_emoji_set(Path("twemoji/package"), Path("data/twemoji"), name="twemoji")
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from colorize.data.builder import check_previous, write_build_info
+from colorize.data.extract import get_extractor
+from colorize.data.images import ImageError, fit_square, load_rgb, save_png
+from colorize.data.manifest import MANIFEST_NAME, write_manifest
+from colorize.data.svgart import SvgError, read_svg, render
+from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
+from colorize.folders import shown
+
+__all__ = ["EmojiSetReport", "build_emoji_set", "codepoints_from_name", "drawing_of"]
+
+SUFFIXES = (".svg", ".png")
+# "1f44b-1f3fd", "1F44B_1F3FD", "emoji_u1f44b_1f3fd" (Noto), "u1f44b" : hex code points, - or _ between
+_NAME = re.compile(r"^(?:emoji_)?u?([0-9a-f]{2,6}(?:[-_][0-9a-f]{2,6})*)$", re.IGNORECASE)
+VARIATION_SELECTOR = 0xFE0F
+
+
+@dataclass
+class EmojiSetReport:
+    """What one build did: rows written, images made or reused, and each failure."""
+
+    rows: int = 0
+    made: int = 0
+    reused: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)
+    groups: int = 0  # drawings that come in several colourings
+
+
+def codepoints_from_name(stem: str) -> list[int] | None:
+    """The code points a file name spells (``1f44b-1f3fd``, ``emoji_u1f44b_1f3fd``), or None.
+
+    The emoji variation selector U+FE0F is dropped: Twemoji leaves it out of most names,
+    and it changes neither the name nor the picture.
+    """
+    match = _NAME.match(stem)
+    if match is None:
+        return None
+    codepoints = [int(part, 16) for part in re.split(r"[-_]", match.group(1))]
+    if any(c > 0x10FFFF or 0xD800 <= c <= 0xDFFF for c in codepoints):
+        return None
+    return [c for c in codepoints if c != VARIATION_SELECTOR] or None
+
+
+def drawing_of(codepoints: list[int]) -> str:
+    """The drawing id of a sequence: its code points without skin-tone modifiers, as hex."""
+    return "-".join(f"{c:x}" for c in codepoints if c not in SKIN_TONES)
+
+
+def _colour(path: Path, size: int) -> np.ndarray:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".svg":
+        art = read_svg(data)
+        return render(art.svg, size, art.width, art.height)
+    square, _ = fit_square(load_rgb(data), size)
+    return square
+
+
+def _read_png(path: Path, size: int) -> np.ndarray | None:
+    """A finished image if it is a readable RGB picture of the right size, else None (make it again)."""
+    if not path.is_file():
+        return None
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if bgr is None or bgr.shape[:2] != (size, size) else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _colour_one(job: tuple[str, str, str, int, bool]) -> dict:
+    """Worker: render (or reuse) one emoji's colour picture; its row, or ``{'file', 'error'}``."""
+    path, emoji_id, out, size, force = job
+    path, out = Path(path), Path(out)
+    color_rel = f"color/{emoji_id}.png"
+    if not force and _read_png(out / color_rel, size) is not None:
+        return {"id": emoji_id, "color": color_rel, "_reused": True}
+    try:
+        save_png(out / color_rel, _colour(path, size))
+    except (OSError, SvgError, ImageError) as e:
+        return {"file": str(path), "error": getattr(e, "strerror", None) or str(e)}
+    return {"id": emoji_id, "color": color_rel, "_reused": False}
+
+
+def _sketch_one(job: tuple[str, str, str, int, bool]) -> str | None:
+    """Worker: make (or reuse) one drawing's line art from one member's colour picture."""
+    color, sketch, extractor, size, force = job
+    if not force and _read_png(Path(sketch), size) is not None:
+        return None
+    rgb = _read_png(Path(color), size)
+    if rgb is None:
+        return f"{color}: unreadable, so its drawing has no line art"
+    save_png(sketch, get_extractor(extractor)(rgb))
+    return None
+
+
+def build_emoji_set(
+    src: Path,
+    out: Path,
+    name: str = "emoji",
+    size: int = 256,
+    extractor: str = "xdog",
+    force: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> EmojiSetReport:
+    """Build (or finish building) a test set from the emoji files in ``src`` into ``out``.
+
+    Args:
+        src: folder of emoji SVGs or PNGs named by code points (not searched recursively).
+        out: dataset folder; created if missing.
+        name: the set's name, as ``source`` in ``dataset.json`` and in every row.
+        size: side of the square images in pixels.
+        extractor: line extractor (see :mod:`colorize.data.extract`); ``mixed`` picks one per drawing.
+        force: make every image again, even those a previous run finished.
+        workers: processes to use; default: every core.
+        progress: show a progress bar on stderr.
+    """
+    src, out = Path(src), Path(out)
+    names = ("adaptive", "dilate", "xdog")
+    get_extractor(extractor)  # fail before any work on an unknown name
+    if not src.is_dir():
+        raise FileNotFoundError(f"{src}: not a folder. Pass the folder that holds the emoji files.")
+    files = sorted(p for p in src.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{src}: no .svg or .png files here. Pass the folder of an emoji set's "
+                                f"files, named by code points like 1f44b-1f3fd.svg.")
+    out.mkdir(parents=True, exist_ok=True)
+    check_previous(out, name, size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
+                   force=force)
+
+    report = EmojiSetReport()
+    jobs, codepoints = [], {}
+    for path in files:
+        sequence = codepoints_from_name(path.stem)
+        if sequence is None:
+            report.failed.append((str(path), "the file name is not a code-point sequence like 1f44b-1f3fd"))
+            continue
+        emoji_id = "-".join(f"{c:x}" for c in sequence)
+        if emoji_id in codepoints:  # "2764-fe0f.svg" and "2764.svg"
+            report.failed.append((str(path), f"the same emoji as another file ({emoji_id}); kept once"))
+            continue
+        codepoints[emoji_id] = sequence
+        jobs.append((str(path), emoji_id, str(out), size, force))
+    for file, error in report.failed:
+        tqdm.write(f"{shown(file)}: {error}; skipped", file=sys.stderr)
+
+    rows = []
+    workers = workers or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        bar = tqdm(total=len(jobs), desc=name, unit="emoji", disable=not progress, file=sys.stderr)
+        for row in pool.map(_colour_one, jobs, chunksize=16):
+            bar.update()
+            if "error" in row:
+                report.failed.append((row["file"], row["error"]))
+                tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
+                continue
+            report.reused += row.pop("_reused")
+            rows.append(row)
+        bar.close()
+
+        members: dict[str, list[dict]] = {}
+        for row in rows:
+            sequence = codepoints[row["id"]]
+            row.update(drawing=drawing_of(sequence), tags=emoji_tags(sequence), is_flag=is_flag_sequence(sequence))
+            members.setdefault(row["drawing"], []).append(row)
+        sketch_jobs = []
+        for drawing, group in members.items():
+            source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
+            chosen = extractor if extractor != "mixed" else names[int(drawing.replace("-", ""), 16) % len(names)]
+            sketch_rel = f"sketch/{drawing}.png"
+            for row in group:
+                row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
+                           split="excluded" if row["is_flag"] else "val")
+            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
+        broken = set()
+        for job, error in zip(sketch_jobs, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
+            if error is not None:
+                broken.add(job[1])
+                report.failed.append((job[0], error))
+    rows = [row for row in rows if str(out / row["sketch"]) not in broken]
+    report.made = len(rows) - report.reused
+    report.groups = sum(len({r["id"] for r in group}) > 1 for group in members.values())
+    report.rows = write_manifest(out / MANIFEST_NAME, rows)
+    for row in rows:
+        report.splits[row["split"]] = report.splits.get(row["split"], 0) + 1
+    write_build_info(out, name, size, report.splits, **{"from": str(src)}, extractor=extractor,
+                     test_only=True, variant_groups=report.groups,
+                     failed=[{"file": f, "error": e} for f, e in report.failed])
+    return report

@@ -1,0 +1,114 @@
+"""`colorize data emoji`: another emoji set as a test set, from files the tests write.
+
+The emoji are small SVGs and PNGs named by code points as Twemoji and Noto name theirs:
+a waving hand in the default yellow and five skin tones, a heart twice under two names,
+a flag, and files that must fail alone (a name that is no code point, broken XML).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorize.cli import main
+from colorize.data.emojiset import build_emoji_set, codepoints_from_name, drawing_of
+from colorize.data.extract import get_extractor
+from colorize.data.manifest import Manifest
+
+TONES = {"": "#ffcc4d", "-1f3fb": "#f7dece", "-1f3fc": "#f3d2a2", "-1f3fd": "#d4ab88", "-1f3fe": "#af7e57",
+         "-1f3ff": "#7c533e"}
+
+
+def hand(fill: str) -> str:
+    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36">'
+            f'<path fill="{fill}" d="M6 30 L10 6 L26 6 L30 30 Z"/><circle fill="#5dadec" cx="31" cy="5" r="3"/></svg>')
+
+
+def read(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture
+def emoji_dir(tmp_path: Path) -> Path:
+    src = tmp_path / "twemoji"
+    src.mkdir()
+    for suffix, fill in TONES.items():
+        (src / f"1f44b{suffix}.svg").write_text(hand(fill))
+    heart = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><circle fill="#dd2e44" cx="18" cy="18" r="14"/></svg>'
+    (src / "2764.svg").write_text(heart)
+    (src / "2764-fe0f.svg").write_text(heart)  # the same emoji with its variation selector
+    (src / "1f1fa-1f1f8.svg").write_text(heart.replace("#dd2e44", "#3c3b6e"))  # a flag
+    Image.new("RGB", (72, 72), (120, 180, 60)).save(src / "emoji_u1f438.png")  # Noto's naming, a PNG
+    (src / "1f600.svg").write_text("<svg")  # broken XML
+    (src / "readme.svg").write_text(heart)  # not named by code points
+    (src / "notes.txt").write_text("not an emoji")
+    return src
+
+
+def test_names_spell_code_points():
+    assert codepoints_from_name("1f44b-1f3fd") == [0x1F44B, 0x1F3FD]
+    assert codepoints_from_name("emoji_u1f44b_1f3fd") == [0x1F44B, 0x1F3FD]
+    assert codepoints_from_name("2764-FE0F") == [0x2764]
+    for bad in ("readme", "1f44b-", "110000", "d800", "fe0f", ""):
+        assert codepoints_from_name(bad) is None, bad
+    assert drawing_of([0x1F469, 0x1F3FF, 0x200D, 0x1F9B0]) == "1f469-200d-1f9b0"
+
+
+def test_build_groups_skin_tones_under_one_sketch(emoji_dir: Path, tmp_path: Path):
+    out = tmp_path / "data"
+    report = build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
+    failed = {Path(f).name: e for f, e in report.failed}
+    assert set(failed) == {"1f600.svg", "readme.svg", "2764.svg"}  # 2764 and 2764-fe0f: kept once
+    assert "not well-formed XML" in failed["1f600.svg"] and "code-point" in failed["readme.svg"]
+    assert "same emoji" in failed["2764.svg"]
+    rows = {row["id"]: row for row in Manifest(out)}
+    assert set(rows) == {"1f44b", *(f"1f44b{t}" for t in TONES if t), "2764", "1f1fa-1f1f8", "1f438"}
+    assert report.rows == 9 and report.groups == 1 and report.splits == {"val": 8, "excluded": 1}
+    assert rows["1f1fa-1f1f8"]["split"] == "excluded" and rows["1f1fa-1f1f8"]["is_flag"]
+    assert rows["1f44b-1f3ff"]["tags"] == ["waving hand", "dark skin tone"] and rows["1f44b"]["tags"] == ["waving hand"]
+    assert rows["2764"]["tags"] == ["red heart"] and rows["1f438"]["source"] == "twemoji"
+
+    hands = [row for row in rows.values() if row["drawing"] == "1f44b"]
+    assert len(hands) == 6 and {row["sketch"] for row in hands} == {"sketch/1f44b.png"}
+    # the one sketch is the extractor's lines of the toneless (yellow) picture, so it says nothing of the tone
+    assert np.array_equal(read(out / "sketch/1f44b.png"), get_extractor("xdog")(read(out / "color/1f44b.png")))
+    colours = {row["id"]: read(out / row["color"])[32, 24] for row in hands}
+    assert len({tuple(c) for c in colours.values()}) == 6  # yet each colour target is its own tone
+    assert tuple(colours["1f44b-1f3ff"]) == (0x7C, 0x53, 0x3E)
+    ink = read(out / "sketch/1f44b.png").min(axis=-1) < 128
+    assert 0.005 < ink.mean() < 0.3, "xdog should draw the hand's outline"
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["source"] == "twemoji" and info["test_only"] and info["variant_groups"] == 1
+
+    again = build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
+    assert again.reused == 9 and again.made == 0 and again.rows == 9
+    with pytest.raises(ValueError, match="64-px"):
+        build_emoji_set(emoji_dir, out, name="twemoji", size=32, workers=1, progress=False)
+
+
+def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny_model):
+    out = tmp_path / "data"
+    runner = CliRunner()
+    result = runner.invoke(main, ["data", "emoji", str(emoji_dir), "--out", str(out), "--name", "twemoji",
+                                  "--size", "64", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "9 pairs (1 excluded, 8 val), 1 drawing in several colourings" in result.output
+    assert "3 file(s) failed" in result.output
+    result = runner.invoke(main, ["evaluate", str(tiny_model), "--data", str(out), "-o", str(tmp_path / "ev"),
+                                  "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    variant = scores["conditions"]["tags"]["all"]["variant"]
+    assert variant["groups"] == 1 and variant["members"] == 6 and variant["chance"] == pytest.approx(1 / 6)
+
+    missing = runner.invoke(main, ["data", "emoji", str(tmp_path / "empty"), "--out", str(out)])
+    assert missing.exit_code != 0
+    (tmp_path / "empty").mkdir()
+    empty = runner.invoke(main, ["data", "emoji", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert empty.exit_code == 1 and "no .svg or .png files" in empty.output
