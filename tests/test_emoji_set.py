@@ -107,6 +107,10 @@ def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny
     variant = scores["conditions"]["tags"]["all"]["variant"]
     assert variant["groups"] == 1 and variant["members"] == 6 and variant["chance"] == pytest.approx(1 / 6)
 
+    refused = runner.invoke(main, ["train", "--data", str(out), "--steps", "1", "--runs-dir", str(tmp_path / "runs"),
+                                   "--device", "cpu"])
+    assert refused.exit_code == 1 and "It is a test set" in refused.output, refused.output
+
     missing = runner.invoke(main, ["data", "emoji", str(tmp_path / "empty"), "--out", str(out)])
     assert missing.exit_code != 0
     (tmp_path / "empty").mkdir()

@@ -53,6 +53,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from colorize.config import TrainConfig, config_from_dict
+from colorize.data.builder import read_build_info
 from colorize.data.dataset import PairDataset, collate_pairs, dataset_names, variant_masks
 from colorize.data.manifest import Manifest
 from colorize.data.tags import MONOCHROME, with_colour_words
@@ -208,7 +209,10 @@ class Trainer:
                                   cache=cfg.cache, augment_size=cfg.augment_size or None,
                                   cache_mb=cfg.cache_mb / len(self.sources))
             if len(dataset) == 0:
+                test_set = read_build_info(dataset.rows.root).get("test_only")
                 raise ValueError(f"{source.path}: the train split is empty; nothing to train on."
+                                 + (" It is a test set (colorize data emoji): score models on it with "
+                                    "`colorize evaluate MODEL --data ...` instead." if test_set else "")
                                  + (" Drop it from --data." if len(self.sources) > 1 else ""))
             if cfg.variant_weight > 0:  # keyed by drawing within this dataset only
                 dataset.differ = variant_masks(dataset)
