@@ -40,7 +40,8 @@ def emoji_dir(tmp_path: Path) -> Path:
     src.mkdir()
     for suffix, fill in TONES.items():
         (src / f"1f44b{suffix}.svg").write_text(hand(fill))
-    heart = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><circle fill="#dd2e44" cx="18" cy="18" r="14"/></svg>'
+    heart = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36">'
+             '<circle fill="#dd2e44" cx="18" cy="18" r="14"/></svg>')
     (src / "2764.svg").write_text(heart)
     (src / "2764-fe0f.svg").write_text(heart)  # the same emoji with its variation selector
     (src / "1f1fa-1f1f8.svg").write_text(heart.replace("#dd2e44", "#3c3b6e"))  # a flag
@@ -58,6 +59,7 @@ def test_names_spell_code_points():
     for bad in ("readme", "1f44b-", "110000", "d800", "fe0f", ""):
         assert codepoints_from_name(bad) is None, bad
     assert drawing_of([0x1F469, 0x1F3FF, 0x200D, 0x1F9B0]) == "1f469-200d-1f9b0"
+    assert drawing_of([0x1F3FB]) == drawing_of([0x1F3FF]) == "skin-tones"  # the swatches: one drawing, a real name
 
 
 def test_build_groups_skin_tones_under_one_sketch(emoji_dir: Path, tmp_path: Path):

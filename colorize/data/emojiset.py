@@ -25,6 +25,7 @@ finished images.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -37,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from colorize.data.builder import check_previous, write_build_info
-from colorize.data.extract import get_extractor
+from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
 from colorize.data.svgart import SvgError, read_svg, render
@@ -80,8 +81,11 @@ def codepoints_from_name(stem: str) -> list[int] | None:
 
 
 def drawing_of(codepoints: list[int]) -> str:
-    """The drawing id of a sequence: its code points without skin-tone modifiers, as hex."""
-    return "-".join(f"{c:x}" for c in codepoints if c not in SKIN_TONES)
+    """The drawing id of a sequence: its code points without skin-tone modifiers, as hex.
+
+    The five tone swatches (a modifier alone) are one drawing too, ``skin-tones``.
+    """
+    return "-".join(f"{c:x}" for c in codepoints if c not in SKIN_TONES) or "skin-tones"
 
 
 def _colour(path: Path, size: int) -> np.ndarray:
@@ -150,7 +154,7 @@ def build_emoji_set(
         progress: show a progress bar on stderr.
     """
     src, out = Path(src), Path(out)
-    names = ("adaptive", "dilate", "xdog")
+    names = sorted(EXTRACTORS)  # "mixed": one per drawing, fixed by its id so a re-build agrees
     get_extractor(extractor)  # fail before any work on an unknown name
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: not a folder. Pass the folder that holds the emoji files.")
@@ -200,7 +204,8 @@ def build_emoji_set(
         sketch_jobs = []
         for drawing, group in members.items():
             source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
-            chosen = extractor if extractor != "mixed" else names[int(drawing.replace("-", ""), 16) % len(names)]
+            pick = int(hashlib.sha1(drawing.encode()).hexdigest(), 16) % len(names)
+            chosen = extractor if extractor != "mixed" else names[pick]
             sketch_rel = f"sketch/{drawing}.png"
             for row in group:
                 row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
