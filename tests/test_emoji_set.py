@@ -90,6 +90,9 @@ def test_build_groups_skin_tones_under_one_sketch(emoji_dir: Path, tmp_path: Pat
 
     again = build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
     assert again.reused == 9 and again.made == 0 and again.rows == 9
+    other = build_emoji_set(emoji_dir, out, name="twemoji", size=64, extractor="adaptive", workers=1, progress=False)
+    assert other.reused == 9 and Manifest(out)[0]["line_art"] == "adaptive"  # the colours are kept, the lines redrawn
+    assert np.array_equal(read(out / "sketch/1f44b.png"), get_extractor("adaptive")(read(out / "color/1f44b.png")))
     with pytest.raises(ValueError, match="64-px"):
         build_emoji_set(emoji_dir, out, name="twemoji", size=32, workers=1, progress=False)
 

@@ -163,8 +163,9 @@ def build_emoji_set(
         raise FileNotFoundError(f"{src}: no .svg or .png files here. Pass the folder of an emoji set's "
                                 f"files, named by code points like 1f44b-1f3fd.svg.")
     out.mkdir(parents=True, exist_ok=True)
-    check_previous(out, name, size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
-                   force=force)
+    previous = check_previous(out, name, size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
+                              force=force)
+    redraw = force or previous.get("extractor") not in (None, extractor)  # lines of another extractor are stale
 
     report = EmojiSetReport()
     jobs, codepoints = [], {}
@@ -210,7 +211,7 @@ def build_emoji_set(
             for row in group:
                 row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
                            split="excluded" if row["is_flag"] else "val")
-            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
+            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, redraw))
         broken = set()
         for job, error in zip(sketch_jobs, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
             if error is not None:
