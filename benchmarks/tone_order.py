@@ -9,7 +9,8 @@ and the five skin tones (``colorize data emoji`` groups them so, all with one sk
 
 * **variant accuracy** on those groups, as ``colorize evaluate`` scores it;
 * **confusion**: for each tag's tone, which member's colour image the output was nearest;
-* **within one tone**: nearest to its own tone or a neighbouring one;
+* **within one tone**: a toned output nearest its own tone or a neighbouring one, the
+  toneless output nearest the toneless picture;
 * **order**: the share of drawings whose five toned outputs get darker (mean CIELAB L*
   over the pixels where the colourings differ) with every step from light to dark. By
   chance, 1 in 120.
@@ -52,6 +53,8 @@ def measure(model: Colorizer, data: str) -> dict:
     ordered = []
     for group in groups:
         mask = differ_mask([colours[i] for i in group])
+        if not mask.any():  # colourings that differ nowhere: nothing to order (variant_groups keeps none now)
+            continue
         targets = [lab(colours[i])[mask] for i in group]
         lightness = {}
         for i in group:
@@ -63,7 +66,7 @@ def measure(model: Colorizer, data: str) -> dict:
         ordered.append(all(a > b for a, b in zip(steps, steps[1:])))
     total = confusion.sum()
     near = sum(confusion[t, u] for t in range(6) for u in range(6) if abs(t - u) <= 1 and (t == 0) == (u == 0))
-    return {"groups": len(groups), "samples": int(total), "accuracy": np.trace(confusion) / total,
+    return {"groups": len(ordered), "samples": int(total), "accuracy": np.trace(confusion) / total,
             "within_one": near / total, "ordered": float(np.mean(ordered)), "ordered_groups": ordered,
             "confusion": confusion}
 

@@ -8,6 +8,7 @@ a flag, and files that must fail alone (a name that is no code point, broken XML
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -56,7 +57,8 @@ def test_names_spell_code_points():
     assert codepoints_from_name("1f44b-1f3fd") == [0x1F44B, 0x1F3FD]
     assert codepoints_from_name("emoji_u1f44b_1f3fd") == [0x1F44B, 0x1F3FD]
     assert codepoints_from_name("2764-FE0F") == [0x2764]
-    for bad in ("readme", "1f44b-", "110000", "d800", "fe0f", ""):
+    assert codepoints_from_name("a9") == [0xA9] and codepoints_from_name("23-20e3") == [0x23, 0x20E3]  # ©, keycap #
+    for bad in ("readme", "1f44b-", "110000", "d800", "fe0f", "", "cafe", "bad", "e50a"):  # hex, but no emoji
         assert codepoints_from_name(bad) is None, bad
     assert drawing_of([0x1F469, 0x1F3FF, 0x200D, 0x1F9B0]) == "1f469-200d-1f9b0"
     assert drawing_of([0x1F3FB]) == drawing_of([0x1F3FF]) == "skin-tones"  # the swatches: one drawing, a real name
@@ -66,9 +68,9 @@ def test_build_groups_skin_tones_under_one_sketch(emoji_dir: Path, tmp_path: Pat
     out = tmp_path / "data"
     report = build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
     failed = {Path(f).name: e for f, e in report.failed}
-    assert set(failed) == {"1f600.svg", "readme.svg", "2764.svg"}  # 2764 and 2764-fe0f: kept once
-    assert "not well-formed XML" in failed["1f600.svg"] and "code-point" in failed["readme.svg"]
-    assert "same emoji" in failed["2764.svg"]
+    assert set(failed) == {"1f600.svg", "readme.svg"}
+    assert "not well-formed XML" in failed["1f600.svg"] and "code points" in failed["readme.svg"]
+    assert [(Path(f).name, Path(k).name) for f, k in report.duplicates] == [("2764.svg", "2764-fe0f.svg")]
     rows = {row["id"]: row for row in Manifest(out)}
     assert set(rows) == {"1f44b", *(f"1f44b{t}" for t in TONES if t), "2764", "1f1fa-1f1f8", "1f438"}
     assert report.rows == 9 and report.groups == 1 and report.splits == {"val": 8, "excluded": 1}
@@ -77,24 +79,64 @@ def test_build_groups_skin_tones_under_one_sketch(emoji_dir: Path, tmp_path: Pat
     assert rows["2764"]["tags"] == ["red heart"] and rows["1f438"]["source"] == "twemoji"
 
     hands = [row for row in rows.values() if row["drawing"] == "1f44b"]
-    assert len(hands) == 6 and {row["sketch"] for row in hands} == {"sketch/1f44b.png"}
+    assert len(hands) == 6 and {row["sketch"] for row in hands} == {"sketch/1f44b.xdog.png"}
     # the one sketch is the extractor's lines of the toneless (yellow) picture, so it says nothing of the tone
-    assert np.array_equal(read(out / "sketch/1f44b.png"), get_extractor("xdog")(read(out / "color/1f44b.png")))
+    assert np.array_equal(read(out / "sketch/1f44b.xdog.png"), get_extractor("xdog")(read(out / "color/1f44b.png")))
     colours = {row["id"]: read(out / row["color"])[32, 24] for row in hands}
     assert len({tuple(c) for c in colours.values()}) == 6  # yet each colour target is its own tone
     assert tuple(colours["1f44b-1f3ff"]) == (0x7C, 0x53, 0x3E)
-    ink = read(out / "sketch/1f44b.png").min(axis=-1) < 128
+    ink = read(out / "sketch/1f44b.xdog.png").min(axis=-1) < 128
     assert 0.005 < ink.mean() < 0.3, "xdog should draw the hand's outline"
     info = json.loads((out / "dataset.json").read_text())
-    assert info["source"] == "twemoji" and info["test_only"] and info["variant_groups"] == 1
+    assert info["source"] == "twemoji" and info["builder"] == "emoji" and info["test_only"] and info["variant_groups"] == 1
 
     again = build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
     assert again.reused == 9 and again.made == 0 and again.rows == 9
     other = build_emoji_set(emoji_dir, out, name="twemoji", size=64, extractor="adaptive", workers=1, progress=False)
     assert other.reused == 9 and Manifest(out)[0]["line_art"] == "adaptive"  # the colours are kept, the lines redrawn
-    assert np.array_equal(read(out / "sketch/1f44b.png"), get_extractor("adaptive")(read(out / "color/1f44b.png")))
+    assert np.array_equal(read(out / "sketch/1f44b.adaptive.png"),
+                          get_extractor("adaptive")(read(out / "color/1f44b.png")))
     with pytest.raises(ValueError, match="64-px"):
         build_emoji_set(emoji_dir, out, name="twemoji", size=32, workers=1, progress=False)
+
+
+def test_build_never_writes_over_another_dataset(emoji_dir: Path, tmp_path: Path):
+    other = tmp_path / "openmoji"
+    other.mkdir()
+    (other / "dataset.json").write_text(json.dumps({"source": "openmoji", "size": 64}))
+    (other / "manifest.jsonl").write_text("keep me\n")
+    with pytest.raises(ValueError, match="did not build"):
+        build_emoji_set(emoji_dir, other, name="openmoji", size=64, workers=1, progress=False)
+    assert (other / "manifest.jsonl").read_text() == "keep me\n" and not (other / "color").exists()
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        build_emoji_set(emoji_dir, stray, size=64, workers=1, progress=False)
+
+    out = tmp_path / "built"
+    build_emoji_set(emoji_dir, out, name="twemoji", size=64, workers=1, progress=False)
+    with pytest.raises(ValueError, match="--name twemoji"):
+        build_emoji_set(emoji_dir, out, name="noto", size=64, workers=1, progress=False)
+    newer = tmp_path / "twemoji-16"
+    shutil.copytree(emoji_dir, newer)
+    (newer / "1f44b.svg").write_text(hand("#00ff00"))
+    with pytest.raises(ValueError, match="--force"):
+        build_emoji_set(newer, out, name="twemoji", size=64, workers=1, progress=False)
+    build_emoji_set(newer, out, name="twemoji", size=64, workers=1, progress=False, force=True)
+    assert tuple(read(out / "color/1f44b.png")[32, 24]) == (0, 255, 0)  # rebuilt from the new folder
+
+
+def test_line_art_that_cannot_be_written_fails_its_group_only(emoji_dir: Path, tmp_path: Path):
+    out = tmp_path / "data"
+    build_emoji_set(emoji_dir, out, size=64, workers=1, progress=False)
+    (out / "sketch" / "1f44b.xdog.png").unlink()
+    (out / "sketch" / "1f44b.xdog.png").mkdir()  # a folder where the hands' line art must go
+    report = build_emoji_set(emoji_dir, out, size=64, workers=1, progress=False)
+    broken = sorted(Path(f).name for f, e in report.failed if "line art cannot be written" in e)
+    assert broken == sorted(f"1f44b{t}.svg" for t in TONES), "each of the group's source files is named"
+    assert report.rows == 3 and report.groups == 0 and report.made == 0
+    assert {row["id"] for row in Manifest(out)} == {"2764", "1f1fa-1f1f8", "1f438"}  # the rest goes on
 
 
 def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny_model):
@@ -104,7 +146,7 @@ def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny
                                   "--size", "64", "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "9 pairs (1 excluded, 8 val), 1 drawing in several colourings" in result.output
-    assert "3 file(s) failed" in result.output
+    assert "duplicates skipped 1, failed 2." in result.output and "2 file(s) failed" in result.output
     result = runner.invoke(main, ["evaluate", str(tiny_model), "--data", str(out), "-o", str(tmp_path / "ev"),
                                   "--device", "cpu"])
     assert result.exit_code == 0, result.output

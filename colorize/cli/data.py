@@ -221,7 +221,8 @@ def emoji(src, out, name, size, extractor, force, workers) -> None:
         raise click.ClickException(str(e)) from None
     splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))
     click.echo(f"{out}: {report.rows} pairs ({splits}), {report.groups} drawing{'s' if report.groups != 1 else ''} in several colourings; "
-               f"made {report.made}, reused {report.reused}, failed {len(report.failed)}.")
+               f"made {report.made}, reused {report.reused}, duplicates skipped {len(report.duplicates)}, "
+               f"failed {len(report.failed)}.")
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed; see the messages above or {out}/dataset.json.", err=True)
 

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from colorize.data.builder import check_previous, write_build_info
+from colorize.data.builder import check_previous, read_build_info, write_build_info
 from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
@@ -51,6 +51,10 @@ SUFFIXES = (".svg", ".png")
 # "1f44b-1f3fd", "1F44B_1F3FD", "emoji_u1f44b_1f3fd" (Noto), "u1f44b" : hex code points, - or _ between
 _NAME = re.compile(r"^(?:emoji_)?u?([0-9a-f]{2,6}(?:[-_][0-9a-f]{2,6})*)$", re.IGNORECASE)
 VARIATION_SELECTOR = 0xFE0F
+# joiner, variation selector, keycap, and the # * 0-9 of keycaps; besides these, regional
+# indicators (flags), tag characters (subdivision flags), skin tones and hair components
+SEQUENCE_PARTS = {0x200D, VARIATION_SELECTOR, 0x20E3, 0x23, 0x2A, *range(0x30, 0x3A)}
+BUILDER = "emoji"
 
 
 @dataclass
@@ -61,6 +65,7 @@ class EmojiSetReport:
     made: int = 0
     reused: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file skipped, file kept)
     splits: dict[str, int] = field(default_factory=dict)
     groups: int = 0  # drawings that come in several colourings
 
@@ -75,9 +80,17 @@ def codepoints_from_name(stem: str) -> list[int] | None:
     if match is None:
         return None
     codepoints = [int(part, 16) for part in re.split(r"[-_]", match.group(1))]
-    if any(c > 0x10FFFF or 0xD800 <= c <= 0xDFFF for c in codepoints):
+    if not all(_emoji_part(c) for c in codepoints):  # "cafe.svg" is hex, but no emoji
         return None
     return [c for c in codepoints if c != VARIATION_SELECTOR] or None
+
+
+def _emoji_part(c: int) -> bool:
+    """Whether code point ``c`` is an emoji or a part of emoji sequences."""
+    import emoji
+
+    return (c <= 0x10FFFF and emoji.is_emoji(chr(c))) or c in SEQUENCE_PARTS or c in SKIN_TONES \
+        or 0x1F1E6 <= c <= 0x1F1FF or 0xE0020 <= c <= 0xE007F or 0x1F9B0 <= c <= 0x1F9B3
 
 
 def drawing_of(codepoints: list[int]) -> str:
@@ -126,9 +139,34 @@ def _sketch_one(job: tuple[str, str, str, int, bool]) -> str | None:
         return None
     rgb = _read_png(Path(color), size)
     if rgb is None:
-        return f"{color}: unreadable, so its drawing has no line art"
-    save_png(sketch, get_extractor(extractor)(rgb))
+        return f"its colour picture {color} cannot be read back, so its drawing has no line art"
+    try:
+        save_png(sketch, get_extractor(extractor)(rgb))
+    except (OSError, ImageError) as e:
+        return f"its line art cannot be written ({getattr(e, 'strerror', None) or e})"
     return None
+
+
+def _check_folder(out: Path, src: Path, name: str, size: int, force: bool) -> None:
+    """Refuse an ``out`` that holds another builder's dataset, another emoji set, or (unless
+    ``force``) a build from another folder or at another size: reusing its pictures would mix them."""
+    previous = read_build_info(out)
+    if not previous:
+        if out.is_dir() and any(out.iterdir()):
+            raise ValueError(f"{out} is not empty and holds no dataset.json of an emoji set. "
+                             f"Choose another --out (a new or empty folder).")
+        return
+    if previous.get("builder") != BUILDER:
+        raise ValueError(f"{out} holds a {previous.get('source')!r} dataset that `colorize data emoji` did not "
+                         f"build; it never writes over another dataset. Choose another --out.")
+    if previous.get("source") != name:
+        raise ValueError(f"{out} holds the emoji set {previous.get('source')!r}. Pass --name "
+                         f"{previous.get('source')} to update it, or choose another --out for {name!r}.")
+    if not force and previous.get("from") not in (None, str(src.resolve())):
+        raise ValueError(f"{out} was built from {previous['from']}, not {src}. Pass --force to rebuild it "
+                         f"from {src}, or choose another --out.")
+    check_previous(out, name, size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
+                   force=force)
 
 
 def build_emoji_set(
@@ -162,26 +200,26 @@ def build_emoji_set(
     if not files:
         raise FileNotFoundError(f"{src}: no .svg or .png files here. Pass the folder of an emoji set's "
                                 f"files, named by code points like 1f44b-1f3fd.svg.")
+    _check_folder(out, src, name, size, force)
     out.mkdir(parents=True, exist_ok=True)
-    previous = check_previous(out, name, size, fix="Use --force to rebuild it at {size} px, or choose another --out.",
-                              force=force)
-    redraw = force or previous.get("extractor") not in (None, extractor)  # lines of another extractor are stale
 
     report = EmojiSetReport()
-    jobs, codepoints = [], {}
+    jobs, sources, codepoints = [], {}, {}
     for path in files:
         sequence = codepoints_from_name(path.stem)
         if sequence is None:
-            report.failed.append((str(path), "the file name is not a code-point sequence like 1f44b-1f3fd"))
+            report.failed.append((str(path), "the file name is not an emoji's code points, like 1f44b-1f3fd"))
             continue
         emoji_id = "-".join(f"{c:x}" for c in sequence)
-        if emoji_id in codepoints:  # "2764-fe0f.svg" and "2764.svg"
-            report.failed.append((str(path), f"the same emoji as another file ({emoji_id}); kept once"))
+        if emoji_id in sources:  # "2764-fe0f.svg" and "2764.svg"
+            report.duplicates.append((str(path), str(sources[emoji_id])))
             continue
-        codepoints[emoji_id] = sequence
+        sources[emoji_id], codepoints[emoji_id] = path, sequence
         jobs.append((str(path), emoji_id, str(out), size, force))
     for file, error in report.failed:
         tqdm.write(f"{shown(file)}: {error}; skipped", file=sys.stderr)
+    for file, kept in report.duplicates:
+        tqdm.write(f"{shown(file)}: the same emoji as {shown(Path(kept).name)}; that one is kept", file=sys.stderr)
 
     rows = []
     workers = workers or os.cpu_count() or 1
@@ -193,7 +231,6 @@ def build_emoji_set(
                 report.failed.append((row["file"], row["error"]))
                 tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
                 continue
-            report.reused += row.pop("_reused")
             rows.append(row)
         bar.close()
 
@@ -202,28 +239,32 @@ def build_emoji_set(
             sequence = codepoints[row["id"]]
             row.update(drawing=drawing_of(sequence), tags=emoji_tags(sequence), is_flag=is_flag_sequence(sequence))
             members.setdefault(row["drawing"], []).append(row)
-        sketch_jobs = []
+        sketch_jobs, groups = [], []
         for drawing, group in members.items():
             source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
             pick = int(hashlib.sha1(drawing.encode()).hexdigest(), 16) % len(names)
             chosen = extractor if extractor != "mixed" else names[pick]
-            sketch_rel = f"sketch/{drawing}.png"
+            sketch_rel = f"sketch/{drawing}.{chosen}.png"  # named by its extractor: another never reuses it
             for row in group:
                 row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
                            split="excluded" if row["is_flag"] else "val")
-            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, redraw))
-        broken = set()
-        for job, error in zip(sketch_jobs, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
+            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
+            groups.append(group)
+        for group, error in zip(groups, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
             if error is not None:
-                broken.add(job[1])
-                report.failed.append((job[0], error))
-    rows = [row for row in rows if str(out / row["sketch"]) not in broken]
+                for row in group:
+                    report.failed.append((str(sources[row["id"]]), error))
+                    tqdm.write(f"{shown(sources[row['id']])}: {error}; skipped", file=sys.stderr)
+                    row["_broken"] = True
+    rows = [row for row in rows if not row.get("_broken")]
+    report.reused = sum(row.pop("_reused") for row in rows)
     report.made = len(rows) - report.reused
-    report.groups = sum(len({r["id"] for r in group}) > 1 for group in members.values())
+    report.groups = sum(len(group) > 1 for group in groups if not group[0].get("_broken"))
     report.rows = write_manifest(out / MANIFEST_NAME, rows)
     for row in rows:
         report.splits[row["split"]] = report.splits.get(row["split"], 0) + 1
-    write_build_info(out, name, size, report.splits, **{"from": str(src)}, extractor=extractor,
-                     test_only=True, variant_groups=report.groups,
-                     failed=[{"file": f, "error": e} for f, e in report.failed])
+    write_build_info(out, name, size, report.splits, builder=BUILDER, **{"from": str(src.resolve())},
+                     extractor=extractor, test_only=True, variant_groups=report.groups,
+                     failed=[{"file": f, "error": e} for f, e in report.failed],
+                     duplicates=[{"file": f, "kept": k} for f, k in report.duplicates])
     return report

@@ -256,6 +256,7 @@ class Manifest:
 
     def __getitem__(self, index: int) -> dict:
         if self._file is None or self._pid != os.getpid():  # one handle per process, reopened after fork
+            self.close()  # a forked child's copy of its parent's handle: closing it closes only the copy
             self._file = open(self.path, "rb")
             self._pid = os.getpid()
         self._file.seek(int(self._offsets[index]))
