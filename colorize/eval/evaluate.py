@@ -19,7 +19,6 @@ never pooled: :func:`evaluate_datasets` gives one result per dataset, by name.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -192,8 +191,6 @@ def evaluate_datasets(colorizer, datas: list[str | os.PathLike], split: str = "v
 def _fmt(value, spec: str) -> str:
     if value is None:
         return "–"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞"
     return format(value, spec)
 
 
