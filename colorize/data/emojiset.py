@@ -33,13 +33,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from colorize.data.builder import check_previous, read_build_info, write_build_info
 from colorize.data.extract import EXTRACTORS, get_extractor
-from colorize.data.images import ImageError, fit_square, load_rgb, save_png
+from colorize.data.images import ImageError, fit_square, load_rgb, read_finished, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
 from colorize.data.svgart import SvgError, read_svg, render
 from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
@@ -110,20 +109,12 @@ def _colour(path: Path, size: int) -> np.ndarray:
     return square
 
 
-def _read_png(path: Path, size: int) -> np.ndarray | None:
-    """A finished image if it is a readable RGB picture of the right size, else None (make it again)."""
-    if not path.is_file():
-        return None
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if bgr is None or bgr.shape[:2] != (size, size) else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def _colour_one(job: tuple[str, str, str, int, bool]) -> dict:
     """Worker: render (or reuse) one emoji's colour picture; its row, or ``{'file', 'error'}``."""
     path, emoji_id, out, size, force = job
     path, out = Path(path), Path(out)
     color_rel = f"color/{emoji_id}.png"
-    if not force and _read_png(out / color_rel, size) is not None:
+    if not force and read_finished(out / color_rel, size) is not None:
         return {"id": emoji_id, "color": color_rel, "_reused": True}
     try:
         save_png(out / color_rel, _colour(path, size))
@@ -135,9 +126,9 @@ def _colour_one(job: tuple[str, str, str, int, bool]) -> dict:
 def _sketch_one(job: tuple[str, str, str, int, bool]) -> str | None:
     """Worker: make (or reuse) one drawing's line art from one member's colour picture."""
     color, sketch, extractor, size, force = job
-    if not force and _read_png(Path(sketch), size) is not None:
+    if not force and read_finished(Path(sketch), size) is not None:
         return None
-    rgb = _read_png(Path(color), size)
+    rgb = read_finished(Path(color), size)
     if rgb is None:
         return f"its colour picture {color} cannot be read back, so its drawing has no line art"
     try:

@@ -22,8 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from colorize.fileio import atomic_write_bytes
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "MAX_SIDE", "CorruptImage", "EmptyImage", "ImageError", "NotAnImage",
-           "TooFewPixels", "TooManyPixels", "TooWide", "UnreadableFile", "fit_square", "load_rgb", "save_png",
-           "to_rgb"]
+           "TooFewPixels", "TooManyPixels", "TooWide", "UnreadableFile", "fit_square", "load_rgb", "read_finished",
+           "save_png", "to_rgb"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 80_000_000  # about 10,000 x 8,000: larger is refused as a likely decompression bomb
@@ -180,3 +180,12 @@ def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     if not ok:
         raise ImageError(f"{path}: PNG encoding failed for a {rgb.shape[1]}x{rgb.shape[0]} picture")
     atomic_write_bytes(path, buf.tobytes())
+
+
+def read_finished(path: str | os.PathLike, size: int) -> np.ndarray | None:
+    """A builder's finished output: the RGB uint8 PNG at ``path`` if it is readable and
+    ``size`` x ``size``, else None (make it again)."""
+    if not os.path.isfile(path):
+        return None
+    bgr = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+    return None if bgr is None or bgr.shape[:2] != (size, size) else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from colorize.data.images import save_png
+from colorize.data.images import read_finished, save_png
 from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
@@ -107,16 +107,6 @@ def lines_aligned(line: np.ndarray, color: np.ndarray) -> bool:
 
 
 
-def _read_png(path: Path, size: int) -> np.ndarray | None:
-    """An existing output if it is a readable RGB image of the right size, else None (re-render)."""
-    if not path.is_file():
-        return None
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.shape[:2] != (size, size):
-        return None
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def _build_one(job: tuple[str, str, int, bool]) -> dict:
     """Worker: render (or reuse) one emoji and return its manifest row, or ``{'id', 'error'}``."""
     svg_path, out, size, force = job
@@ -130,8 +120,8 @@ def _build_one(job: tuple[str, str, int, bool]) -> dict:
     try:
         svg_text = svg_path.read_text(encoding="utf-8")
         line_svg, drawing = split_layers(svg_text)
-        line = None if force else _read_png(out / sketch_rel, size)
-        color = None if force else _read_png(out / color_rel, size)
+        line = None if force else read_finished(out / sketch_rel, size)
+        color = None if force else read_finished(out / color_rel, size)
         reused = line is not None and color is not None
         if not reused:
             line, color = _render(line_svg, size), _render(svg_text, size)
