@@ -81,3 +81,19 @@ def tiny_model(tmp_path_factory, dataset, encoder) -> Path:
     folder = tmp_path_factory.mktemp("tiny-model")
     return save_pretrained(folder, generator.state_dict(), config.__dict__, table.vocab, table.vectors,
                            table.identity, step=0)
+
+
+@pytest.fixture
+def locked_folders(monkeypatch) -> set[str]:
+    """Names of folders that os.scandir refuses, as it would a chmod 000 folder (the tests
+    run as root, who may read one): add a name to lock every folder of that name."""
+    names: set[str] = set()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(os.fspath(path)).name in names:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return names

@@ -285,7 +285,7 @@ def test_a_file_over_the_size_limit_is_skipped_by_name_without_being_read(tmp_pa
     assert result.exit_code == 0 and "failed 1" in result.output, result.output  # non-zero only with --strict
 
 
-def test_unreadable_folders_fail_and_odd_names_keep_one_report_line(tmp_path, dataset, monkeypatch):
+def test_unreadable_folders_fail_and_odd_names_keep_one_report_line(tmp_path, dataset, locked_folders):
     import os
 
     src = tmp_path / "src"
@@ -296,14 +296,7 @@ def test_unreadable_folders_fail_and_odd_names_keep_one_report_line(tmp_path, da
     art(dataset, "2764").save(tmp_path / "linked" / "via-link.png")
     (src / "link").symlink_to(tmp_path / "linked", target_is_directory=True)
     (src / "two\nlines.png").write_bytes(b"forged: line")
-    real_scandir = os.scandir
-
-    def scandir(path="."):  # the tests run as root, who may read a chmod 000 folder: refuse it here
-        if Path(os.fspath(path)).name == "locked":
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    locked_folders.add("locked")
     report = import_folder(src, tmp_path / "out", size=64, workers=1, progress=False)
     text = (tmp_path / "out" / REPORT_NAME).read_text()
     assert f"{src / 'locked'}: cannot read this folder (Permission denied)" in text

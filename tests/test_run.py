@@ -337,7 +337,7 @@ def test_a_symlink_loop_among_the_inputs_fails_that_file_only(tmp_path, dataset,
     assert (tmp_path / "out" / "b.png").exists()
 
 
-def test_symlinked_folders_are_followed_once_and_unreadable_ones_fail(tmp_path, dataset, tiny_model, monkeypatch):
+def test_symlinked_folders_are_followed_once_and_unreadable_ones_fail(tmp_path, dataset, tiny_model, locked_folders):
     src, elsewhere, out = tmp_path / "in", tmp_path / "elsewhere", tmp_path / "out"
     (src / "locked").mkdir(parents=True)
     elsewhere.mkdir()
@@ -346,14 +346,7 @@ def test_symlinked_folders_are_followed_once_and_unreadable_ones_fail(tmp_path, 
     sketch(dataset).save(elsewhere / "b.png")
     (src / "linked").symlink_to(elsewhere, target_is_directory=True)
     (src / "again").symlink_to(src, target_is_directory=True)  # a loop back to the input folder
-    real_scandir = os.scandir
-
-    def scandir(path="."):  # the tests run as root, who may read a chmod 000 folder: refuse it here
-        if Path(os.fspath(path)).name == "locked":
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    locked_folders.add("locked")
     result = run(src, "-o", out, "--model", tiny_model, "--no-progress")
     assert result.exit_code == 1, result.output
     assert (out / "a.png").is_file() and (out / "linked" / "b.png").is_file(), (result.output, result.exc_info)
