@@ -286,8 +286,6 @@ def test_a_file_over_the_size_limit_is_skipped_by_name_without_being_read(tmp_pa
 
 
 def test_unreadable_folders_fail_and_odd_names_keep_one_report_line(tmp_path, dataset, locked_folders):
-    import os
-
     src = tmp_path / "src"
     (src / "locked").mkdir(parents=True)
     (tmp_path / "linked").mkdir()
