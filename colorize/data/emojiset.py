@@ -126,9 +126,9 @@ def _colour_one(job: tuple[str, str, str, int, bool]) -> dict:
 def _sketch_one(job: tuple[str, str, str, int, bool]) -> str | None:
     """Worker: make (or reuse) one drawing's line art from one member's colour picture."""
     color, sketch, extractor, size, force = job
-    if not force and read_finished(Path(sketch), size) is not None:
+    if not force and read_finished(sketch, size) is not None:
         return None
-    rgb = read_finished(Path(color), size)
+    rgb = read_finished(color, size)
     if rgb is None:
         return f"its colour picture {color} cannot be read back, so its drawing has no line art"
     try:
