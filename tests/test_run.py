@@ -106,8 +106,21 @@ def test_result_has_the_sketch_size_its_lines_and_the_api_bytes(modes_run, film_
     assert (result[original.max(axis=2) < 8] < 8).all(), "dark lines stay dark"
     tags = "woman, red hair" if name == "rgba.png" else None
     api = Colorizer.from_pretrained(film_model).colorize(root / "in" / name, tags)
-    # Exact: the run batches, the API colours one at a time, and Colorizer makes both give the same bytes.
-    assert np.array_equal(result, api)
+    # The run batches, the API colours one at a time: the same picture, to float rounding.
+    assert_same_to_rounding(result, api)
+
+
+def assert_same_to_rounding(batched: np.ndarray, alone: np.ndarray) -> None:
+    """What the README promises of batching: one level of 255 at most, in a few values."""
+    assert batched.shape == alone.shape
+    diff = np.abs(batched.astype(int) - alone.astype(int))
+    assert diff.max() <= 1, f"a batch moved a value by {diff.max()} levels"
+    assert (diff > 0).mean() <= 0.01, f"a batch moved {(diff > 0).mean():.1%} of the values"
+
+
+# Float rounding: batching moves a value by about 1e-7 on some CPUs (the kernels BLAS picks by
+# batch size); a sketch given another's tags or padding moves it by far more than this.
+ROUNDING = 1e-4
 
 
 def test_a_batch_gives_each_sketch_the_floats_it_gets_alone(film_model):
@@ -118,11 +131,12 @@ def test_a_batch_gives_each_sketch_the_floats_it_gets_alone(film_model):
     tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(8)])
     together = colorizer.predict(sketches, (tokens, mask))
     alone = torch.cat([colorizer.predict(sketches[i:i + 1], (tokens[i:i + 1], mask[i:i + 1])) for i in range(8)])
-    assert torch.equal(together, alone)
+    assert torch.allclose(together, alone, rtol=0, atol=ROUNDING)
 
 
-def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tmp_path, encoder, dataset):
-    """The same for cross-attention over tag tokens, sets of any length in one batch."""
+@pytest.fixture(scope="module")
+def tokens_colorizer(tmp_path_factory, encoder, dataset):
+    """A 32-px cross-attention model with random (not zero) heads, so tags move its colours."""
     import torch
 
     from colorize.config import ModelConfig
@@ -138,14 +152,32 @@ def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tmp_path, encoder, 
     with torch.no_grad():  # the zero-initialised heads would make every tag set look alike
         for p in G.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    save_pretrained(tmp_path, G.state_dict(), config.__dict__, table.vocab, table.vectors, table.identity, step=0)
-    colorizer = Colorizer.from_pretrained(tmp_path)
-    sketches = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(6)])
+    folder = tmp_path_factory.mktemp("tokens-model")
+    save_pretrained(folder, G.state_dict(), config.__dict__, table.vocab, table.vectors, table.identity, step=0)
+    return Colorizer.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("batch", [2, 3, 6, 8])
+def test_a_tokens_model_gives_each_sketch_what_it_gets_alone(tokens_colorizer, batch):
+    """The same for cross-attention over tag tokens, sets of any length in one batch, at any
+    batch size: the floats to rounding, and the images `run` writes to one level."""
+    import torch
+
+    colorizer = tokens_colorizer
+    sketches = torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(batch)) * 2 - 1
+    tokens, mask = colorizer.embed([colorizer.vocab[i:i + 1 + i % 3] for i in range(batch)])
     together = colorizer.predict(sketches, (tokens, mask))
-    alone = torch.cat([colorizer.predict(sketches[i:i + 1], (tokens[i:i + 1], mask[i:i + 1])) for i in range(6)])
-    assert torch.equal(together, alone)
-    assert not torch.equal(together[0], colorizer.predict(sketches[:1], colorizer.embed([[]])))
+    alone = torch.cat([colorizer.predict(sketches[i:i + 1], (tokens[i:i + 1], mask[i:i + 1]))
+                       for i in range(batch)])
+    assert torch.allclose(together, alone, rtol=0, atol=ROUNDING)
+    untagged = colorizer.predict(sketches[:1], colorizer.embed([[]]))[0]
+    assert (together[0] - untagged).abs().max() > 100 * ROUNDING, "the tags must matter for this test to mean anything"
+
+    images = [(s.permute(1, 2, 0).add(1).mul(127.5).round().byte().numpy()) for s in sketches]
+    tag_sets = [colorizer.vocab[i:i + 1 + i % 3] for i in range(batch)]
+    batched = colorizer.colorize_batch(images, tag_sets)
+    for image, tags, result in zip(images, tag_sets, batched, strict=True):
+        assert_same_to_rounding(result, colorizer.colorize(image, tags))
 
 
 def test_tags_change_the_colours(modes_run, film_model):

@@ -15,8 +15,8 @@ The run plans and runs; the parts it uses each live in their own module:
 * **The batched pipeline** (here, :func:`_run`). A thread pool decodes and pads the next
   batches and finishes and writes the files while the model colours the current batch.
   Each step is the one :meth:`Colorizer.colorize` runs (``load``, ``fit_square``,
-  ``colour_squares``, ``finish``), so a file coloured here has the same bytes as the
-  Python API gives it.
+  ``colour_squares``, ``finish``), so a file coloured here is what the Python API gives
+  it, to float rounding (see :meth:`Colorizer.predict`).
 
 Every file ends as one :class:`Record` (coloured, skipped or failed, with a message that
 names the file, the problem and the fix); problems are logged on the ``colorize`` logger
