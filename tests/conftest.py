@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Everything the tests and the libraries they drive write goes to one temp folder, not into
+# the repository or the user's home: set before anything imports matplotlib, Hypothesis's
+# database or a Jupyter kernel, and inherited by every subprocess.
+SCRATCH = Path(tempfile.mkdtemp(prefix="colorize-tests-"))
+for variable, folder in [("MPLCONFIGDIR", "matplotlib"), ("IPYTHONDIR", "ipython"),
+                         ("JUPYTER_CONFIG_DIR", "jupyter"), ("JUPYTER_DATA_DIR", "jupyter-data"),
+                         ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                         ("COLORIZE_TEST_ARTIFACTS", "test-artifacts")]:
+    os.environ.setdefault(variable, str(SCRATCH / folder))
+
+
+def pytest_configure(config):
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(SCRATCH / "hypothesis")
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"test scratch (screenshots, caches): {SCRATCH}")
 
 from colorize.data.openmoji import build_openmoji, openmoji_svg_dir
 

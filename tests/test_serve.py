@@ -2,7 +2,7 @@
 
 The browser tests need ``chromium`` on PATH (``.ci/run`` installs Debian's package); without
 it they are skipped with the reason, except under CI, where they fail. A screenshot of the
-page goes to ``test-artifacts/serve.png`` (or ``$COLORIZE_TEST_ARTIFACTS``).
+page goes to ``$COLORIZE_TEST_ARTIFACTS/serve.png`` (a temp folder unless set; pytest prints it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from PIL import Image
 
 from colorize.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 SKETCH = "1F469-1F3FB-200D-1F9B0.png"  # woman: light skin tone, red hair
 MAX_UPLOAD = 1 << 20  # a small limit, so the test's "huge" upload stays small
 
@@ -97,7 +96,7 @@ def page(browser, server):
 
 
 def artifacts_dir() -> Path:
-    folder = Path(os.environ.get("COLORIZE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    folder = Path(os.environ["COLORIZE_TEST_ARTIFACTS"])  # conftest makes it a temp folder
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

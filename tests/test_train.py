@@ -213,7 +213,7 @@ def test_ctrl_c_saves_a_valid_checkpoint(dataset, tmp_path):
 
 
 def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
            "-m", "colorize", *train_args(dataset, tmp_path, "--steps", "3")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_child_env())
     assert result.returncode == 0, result.stderr[-3000:]
