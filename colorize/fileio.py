@@ -1,10 +1,16 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written file under the final name.
+"""Safe file writes: a crash or Ctrl-C never leaves a half-written file under the final name,
+and an output path never lands outside the folder it was meant for.
 
 Every writer of outputs that a later run trusts (dataset images, manifests, checkpoints)
 goes through here: write to a temporary file in the same folder, then ``os.replace``.
+:func:`atomic_write_together` does that for several files that stand or fall together, and
+:func:`inside` builds an output path from a relative one and refuses it unless it resolves
+inside its folder (``..`` parts and symlinks included).
 
     atomic_write_bytes(path, png_bytes)
     with atomic_open(path) as f: f.write(line)
+    atomic_write_together({out / "a.png": png, out / "a.ora": ora})   # both, or neither
+    path = inside(out, "sub/a.png")                                   # OutsideFolder for "../a.png"
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "resolved"]
+__all__ = ["OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_together",
+           "inside", "resolved"]
 
 # mkstemp creates files as 0600; finished outputs get the mode a plain open() would give them.
 _UMASK = os.umask(0)
@@ -49,6 +56,43 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def atomic_write_together(files: dict[Path, bytes]) -> None:
+    """Write several files so that a failure leaves none of them changed: every file goes to
+    a temporary file beside its target first, and only when all are written are they moved
+    into place (``os.replace``, which does not fail for want of space)."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class OutsideFolder(ValueError):
+    """An output path that would land outside the folder it was built under."""
+
+
+def inside(folder: str | os.PathLike, rel: str | os.PathLike) -> Path:
+    """``folder / rel``, checked to resolve inside ``folder``: an absolute ``rel``, ``..``
+    parts, or a symlink below ``folder`` that leads out raise :class:`OutsideFolder`."""
+    path = Path(folder) / rel
+    base = resolved(folder)
+    target = resolved(path)
+    if Path(rel).is_absolute() or (target != base and base not in target.parents):
+        raise OutsideFolder(f"{path} would be written outside {folder} (it resolves to {target})")
+    return path
 
 
 def resolved(path: str | os.PathLike) -> Path:

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorize.fileio import resolved
+from colorize.fileio import OutsideFolder, atomic_write_together, inside, resolved
 from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
@@ -124,9 +124,11 @@ class _Job:
 
 
 def _outputs(source: Source, out: Path, formats: Sequence[str]) -> dict[str, Path]:
+    """Where each of a source's files goes: its path under its input, mirrored under ``out``.
+    Raises :class:`OutsideFolder` for a path that would resolve outside ``out``."""
     rel = Path(*source.rel.parts)
-    output = out / rel.with_name(rel.stem + ".png") if rel.suffix else out / (str(rel) + ".png")
-    return {name: output.with_name(output.stem + WRITERS[name].suffix) for name in formats}
+    rel = rel.with_name(rel.stem + ".png") if rel.suffix else Path(str(rel) + ".png")
+    return {name: inside(out, rel.with_name(rel.stem + WRITERS[name].suffix)) for name in formats}
 
 
 def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite: bool,
@@ -137,7 +139,12 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
     jobs = []
     for source in sources:
         record = _record(report, source.path)
-        files = _outputs(source, out, formats)
+        try:
+            files = _outputs(source, out, formats)
+        except OutsideFolder as e:
+            _fail(record, f"{e}, and colorize run writes only inside -o. Name the file by a path without "
+                          f"'..', or remove the symlink under -o that leads out.")
+            continue
         record.output = shown(files["png"])
         targets = list(files.values())
         clash = next((t for t in targets if resolved(t) in claimed), None)
@@ -187,12 +194,13 @@ def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray
 
 def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
            gap: int | None = None) -> str | None:
-    """Worker thread: finish at full size (lines laid over) and write each of the job's files
-    atomically. Returns a note when the finish had to fall back (flat to soft)."""
+    """Worker thread: finish at full size (lines laid over) and write the job's files, all or
+    none: every format is encoded before any is written, so a picture that one format
+    refuses leaves nothing behind and a re-run tries it again. Returns a note when the
+    finish had to fall back (flat to soft)."""
     regions = any(WRITERS[name].regions for name in job.files)
     finished = finish_layers(colour, rgb, box, how=how, gap=gap, regions=regions)
-    for name, path in job.files.items():
-        WRITERS[name].write(path, finished)
+    atomic_write_together({path: WRITERS[name].encode(finished) for name, path in job.files.items()})
     return finished.note
 
 

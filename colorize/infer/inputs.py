@@ -62,6 +62,14 @@ def glob_base(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+def _under_base(match: Path, base: Path) -> PurePosixPath:
+    """A glob match's path under the pattern's fixed folder, with ``..`` parts folded away;
+    a match that ``..`` leads out of that folder (``art/*/../../other/*.png``) keeps only
+    its name, as a file named on its own does."""
+    rel = PurePosixPath(os.path.normpath(match.relative_to(base)).replace(os.sep, "/"))
+    return PurePosixPath(match.name) if rel.parts[0] == ".." else rel
+
+
 def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) -> Found:
     """Every image file that ``inputs`` name, in order, each once.
 
@@ -97,7 +105,7 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
                 raise FileNotFoundError(f"{given}: the pattern matches no image files "
                                         f"({', '.join(IMAGE_SUFFIXES)}). Check the pattern; quote it so "
                                         f"the shell passes it on as written.")
-            found = [Source(m, PurePosixPath(m.relative_to(base).as_posix()), base) for m in matches]
+            found = [Source(m, _under_base(m, base), base) for m in matches]
         else:
             raise FileNotFoundError(f"{given}: no such file or folder. Pass sketch files, folders of "
                                     f"them, or a quoted glob pattern such as 'art/**/*.png'.")
