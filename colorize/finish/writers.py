@@ -1,8 +1,9 @@
 """Output formats, one entry per format in :data:`WRITERS`.
 
-Each format encodes a :class:`colorize.finish.Finished` to bytes (the web page sends those)
-and ``WRITERS[name].write(path, finished)`` writes them atomically (a stop leaves whole
-files only). To add a format, add an encoder and its :class:`Writer` entry.
+Each format encodes a :class:`colorize.finish.Finished` to bytes: the web page sends those,
+and ``colorize run`` writes a picture's files together with
+:func:`colorize.fileio.atomic_write_together` (all of them or none). To add a format, add an
+encoder and its :class:`Writer` entry.
 
 * :func:`png_bytes`: the finished picture (what ``colorize run`` always writes).
 * :func:`sheet_bytes`: the sketch and the result side by side (``--side-by-side``).
@@ -20,7 +21,7 @@ files only). To add a format, add an encoder and its :class:`Writer` entry.
 * :func:`regions_bytes`: the region ids as a 16-bit greyscale PNG (pixel value = id,
   1..N), so a script can recolour region 7 with ``labels == 7``.
 
-    WRITERS["ora"].write(path, finished); data = WRITERS["psd"].encode(finished)
+    data = WRITERS["psd"].encode(finished); name = "x" + WRITERS["psd"].suffix
 """
 
 from __future__ import annotations
@@ -29,14 +30,11 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
 from PIL import Image
-
-from colorize.fileio import atomic_write_bytes
 
 __all__ = ["LAYERED", "LAYER_NAMES", "WRITERS", "Writer", "ora_bytes", "png_bytes", "psd_bytes", "regions_bytes",
            "sheet_bytes"]
@@ -141,12 +139,6 @@ class Writer:
     suffix: str
     encode: Callable[[object], bytes]
     regions: bool = False  # needs the regions and flats, even for the soft finish
-
-    def write(self, path: str | Path, finished) -> Path:
-        """Encode ``finished`` and write it to ``path`` atomically (a stop leaves whole files only)."""
-        path = Path(path)
-        atomic_write_bytes(path, self.encode(finished))
-        return path
 
 
 WRITERS = {
