@@ -63,8 +63,8 @@ def make_modes(dataset: Path, folder: Path) -> dict[str, tuple[int, int]]:
 def film_model(tmp_path_factory, tiny_model) -> Path:
     """The tiny model with non-zero FiLM heads, as training leaves them (they start at zero).
 
-    Then tags change the colours, and a batched run must give the API's bytes through the
-    tag MLPs too, where BLAS sums differently for different batch sizes.
+    Then tags change the colours, and a batched run must give what the API gives through
+    the tag MLPs too, where BLAS sums differently for different batch sizes.
     """
     import torch
 
