@@ -428,7 +428,7 @@ def test_uploads_arriving_are_bounded_in_bytes_and_refused_saying_so():
         first(600)
         with pytest.raises(Refused) as refused:
             second(500)
-        assert refused.value.status == 503 and "2 uploads arriving (0.0 MB so far)" in refused.value.message
+        assert refused.value.status == 503 and "2 uploads arriving (1 KB so far)" in refused.value.message
         second(400)  # what fits is taken
         assert (gate.uploading, gate.arrived, gate.admitted) == (2, 1000, 0)
         with gate.admit():  # arriving uploads hold no place among the jobs

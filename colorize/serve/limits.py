@@ -168,8 +168,10 @@ class Gate:
     def state(self) -> str:
         """What the server is doing now, in words, for a refusal to say."""
         uploads = f"{self.uploading} upload{'s' if self.uploading != 1 else ''} arriving"
-        if self.uploading:
+        if self.arrived >= 2**20:
             uploads += f" ({self.arrived / 2**20:.1f} MB so far)"
+        elif self.uploading:
+            uploads += f" ({self.arrived / 2**10:.0f} KB so far)"
         return (f"{self.running} image{'s' if self.running != 1 else ''} being coloured, "
                 f"{self.admitted - self.running} waiting, {uploads}")
 
