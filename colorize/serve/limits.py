@@ -16,7 +16,8 @@ for "… heart"), and a layered file holds three layers at full size. So:
   once with a 503 and a Retry-After header. A request takes its place only once its
   upload has fully arrived, so a client that sends slowly holds no place that a fast one
   needs; uploads still arriving are counted apart (:meth:`Gate.receiving`), bounded in
-  bytes (:data:`ARRIVING_BYTES`) and in time (:data:`UPLOAD_TIMEOUT`, answered 408).
+  bytes (together, as many as ``jobs + queue`` full uploads) and in time
+  (:data:`UPLOAD_TIMEOUT`, answered 408).
   Waiting requests hold only their upload's bytes. A PSD file runs alone: psd-tools takes
   about 600 MB to write one of 4 megapixels.
 * :data:`HEAD_TIMEOUT`, :data:`CONNECTIONS`, :data:`CONNECTIONS_PER_CLIENT`: what one
@@ -33,7 +34,7 @@ a request on a 2-core CPU (``python benchmarks/serve_load.py --big``; README, "T
 
     gate = Gate(jobs=JOBS, queue=QUEUE)
     with gate.receiving() as arrived:                    # counted as an upload, not a job
-        body = await read_upload(request, MAX_UPLOAD_BYTES, arrived)   # arrived(n): Refused(503) over budget
+        body = await read_upload(request, MAX_UPLOAD_BYTES, UPLOAD_TIMEOUT, arrived)  # 408 when late
     check_pixels(body, MAX_PIXELS)                       # Refused(413) over the limit
     with gate.admit():                                   # Refused(503) when the queue is full
         result = await run_in_threadpool(gate.run, work, body)   # waits for a free slot
@@ -54,7 +55,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ARRIVING_BYTES", "CONNECTIONS", "CONNECTIONS_PER_CLIENT", "Gate", "HEAD_TIMEOUT", "JOBS", "MAX_PIXELS",
+__all__ = ["CONNECTIONS", "CONNECTIONS_PER_CLIENT", "Gate", "HEAD_TIMEOUT", "JOBS", "MAX_PIXELS",
            "MAX_UPLOAD_BYTES", "QUEUE", "Refused", "SWAP_PIXELS", "UPLOAD_TIMEOUT", "check_pixels", "preview",
            "return_freed_memory"]
 
@@ -64,7 +65,6 @@ SWAP_PIXELS = 1_000_000  # 1000 x 1000 per swap image: 12 of them take about as 
 JOBS = 2  # heavy requests at once: one per core of a small machine
 QUEUE = 16  # heavy requests waiting for a turn: one page sends three at once, so room for 6 pages
 UPLOAD_TIMEOUT = 30.0  # seconds a body may take to arrive: 10 MB at 2.8 Mbit/s; a sketch of 1 MB at 280 kbit/s
-ARRIVING_BYTES = 256 * 2**20  # bytes of uploads still arriving, all together: stalled ones hold almost none
 HEAD_TIMEOUT = 10.0  # seconds a request line and its headers (at most 16 KB) may take to arrive
 CONNECTIONS = 256  # open connections, idle ones included: each costs a socket and a few KB until it times out
 CONNECTIONS_PER_CLIENT = 32  # from one address: a browser opens 6, so one client cannot take all of CONNECTIONS
@@ -143,11 +143,13 @@ class Gate:
     to the end of its answer; it runs its work through :meth:`run` in a worker thread,
     which waits there, first come first served, for a free slot (or, for work that runs
     ``alone``, for all of them). Uploads still arriving are counted by :meth:`receiving`
-    and hold no place: together they may hold ``arriving_bytes``, so many stalled ones
-    (a few bytes each) refuse nobody. Thread-based, so one gate serves any event loop.
+    and hold no place: together they may hold ``arriving_bytes`` (default: ``jobs + queue``
+    full uploads, what the queue itself may hold), so many stalled ones (a few bytes each)
+    refuse nobody. Thread-based, so one gate serves any event loop.
     """
 
-    def __init__(self, jobs: int = JOBS, queue: int = QUEUE, arriving_bytes: int = ARRIVING_BYTES):
+    def __init__(self, jobs: int = JOBS, queue: int = QUEUE, arriving_bytes: int | None = None):
+        arriving_bytes = (jobs + queue) * MAX_UPLOAD_BYTES if arriving_bytes is None else arriving_bytes
         if jobs < 1 or queue < 0 or arriving_bytes < 1:
             raise ValueError(f"a gate needs jobs >= 1, queue >= 0 and arriving_bytes >= 1, got jobs={jobs}, "
                              f"queue={queue}, arriving_bytes={arriving_bytes}")
