@@ -57,7 +57,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -168,6 +168,8 @@ async def read_upload(request: Request, limit: int, timeout: float = UPLOAD_TIME
                 if len(body) > limit:
                     raise HTTPException(413, f"The upload is over this server's {_megabytes(limit)} limit. Upload "
                                              f"a smaller image, or start the server with a larger --max-upload-mb.")
+    except ClientDisconnect:  # closed by the client, or by the server to make room for another
+        raise HTTPException(400, "The connection closed before the upload arrived.") from None
     except TimeoutError:
         expected = f"{int(declared):,}" if declared is not None and declared.isdigit() else "an unknown number of"
         raise HTTPException(408, f"The upload did not arrive in time: {len(body):,} of {expected} bytes in "

@@ -10,8 +10,12 @@ adds what it lacks:
   connection's start or from the previous answer: past it the client is answered 408
   and the connection closes;
 * a cap on open connections, in all (``connections``) and from one address
-  (``per_client``), in place of ``limit_concurrency``: a connection over either is
-  answered 503, saying which, when its request arrives, and closed.
+  (``per_client``), in place of ``limit_concurrency``. A connection over either makes
+  room by closing the one that has waited longest for its request's head or body (it is
+  answered 408, saying so): a client that stalls loses its connections to those that
+  send, not the other way round. Connections whose request has arrived are never
+  closed; when all of them have one, the new connection is answered 503, saying which
+  cap it met, when its request arrives.
 
 A body's own deadline is the app's, which can say how much arrived
 (:func:`colorize.serve.app.read_upload`).
@@ -24,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import time
 from collections.abc import Callable
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from colorize.serve.limits import CONNECTIONS, CONNECTIONS_PER_CLIENT, HEAD_TIMEOUT
@@ -61,19 +67,62 @@ class GuardedH11Protocol(H11Protocol):
         self.limit_concurrency = None  # our caps below replace it, with messages that say which
         self.head_timeout, self.max_connections, self.per_client = head_timeout, connections, per_client
         self._head_timer: asyncio.TimerHandle | None = None
+        self._connected_at = time.monotonic()
+        self._head_at = 0.0  # when the current request's head arrived
+        self._next_at: float | None = None  # when the first byte after the last answer arrived
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._connected_at = time.monotonic()
         address = self.client[0] if self.client else None
-        total = len(self.connections)
-        mine = sum(1 for c in self.connections if (getattr(c, "client", None) or (None,))[0] == address)
-        if total > self.max_connections:
-            self.app = refusal(f"The server has {total - 1} connections open, its limit. "
-                               f"Try again in a few seconds.")
-        elif address is not None and mine > self.per_client:
-            self.app = refusal(f"{address} has {mine - 1} connections open to this server, its limit for one "
-                               f"client. Close some (a browser needs 6), or try again in a few seconds.")
+        others = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol)
+                  and not c.transport.is_closing()]  # one closed to make room is no longer counted
+        mine = [c for c in others if c.client and c.client[0] == address]
+        if len(others) >= self.max_connections and not self._make_room(others):
+            self.app = refusal(f"The server has {len(others)} connections open, its limit, and each has a request "
+                               f"it is working on. Try again in a few seconds.")
+        elif address is not None and len(mine) >= self.per_client and not self._make_room(mine):
+            self.app = refusal(f"{address} has {len(mine)} connections open to this server, its limit for one "
+                               f"client, and each has a request it is working on. Wait for their answers, or "
+                               f"try again in a few seconds.")
         self._arm()
+
+    def waiting_since(self) -> float | None:
+        """Since when this connection has waited for a request's head or body to arrive; None
+        while it has none to wait for: its request has arrived, or it is idle between requests
+        (uvicorn's keep-alive timeout closes those)."""
+        if self.transport is None or self.transport.is_closing():
+            return None
+        if self.cycle is None:
+            return self._connected_at
+        if not self.cycle.response_complete:
+            return self._head_at if self.conn.their_state is h11.SEND_BODY else None
+        return self._next_at
+
+    @staticmethod
+    def _make_room(pool: list[GuardedH11Protocol]) -> bool:
+        """Close the connection in ``pool`` that has waited longest for its request; False if none waits."""
+        waiting = [(since, c) for c in pool if (since := c.waiting_since()) is not None]
+        if not waiting:
+            return False
+        since, victim = min(waiting, key=lambda pair: pair[0])
+        part = "body" if victim.cycle is not None and not victim.cycle.response_complete else "headers"
+        victim.close_late(f"waited {time.monotonic() - since:.1f} s for its request's {part} while another "
+                          f"connection needed its place")
+        return True
+
+    def close_late(self, why: str) -> None:
+        """Answer 408 (this connection ``why``) and close; a request still reading its body sees a disconnect."""
+        self.logger.info("%s: %s; closing", self.client, why)
+        self._disarm()
+        self.transport.write(json_error(408, "Request Timeout", f"This connection {why}, so the server closed "
+                                                                f"it. Send the request again."))
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.cycle is not None and self.cycle.response_complete and self._next_at is None:
+            self._next_at = time.monotonic()
+        super().data_received(data)
 
     def _arm(self) -> None:
         self._disarm()
@@ -89,17 +138,14 @@ class GuardedH11Protocol(H11Protocol):
         self._head_timer = None
         if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
             return
-        self.logger.info("%s: no complete request within %g s; closing", self.client, self.head_timeout)
-        self.transport.write(json_error(408, "Request Timeout", (
-            f"The request's headers did not arrive within {self.head_timeout:g} s, this server's limit; "
-            f"the connection is closed. Send the request again.")))
-        self.transport.close()
+        self.close_late(f"did not send a request's headers within {self.head_timeout:g} s, this server's limit")
 
     def handle_events(self) -> None:
         before = self.cycle
         super().handle_events()
         if self.cycle is not before:  # a request's head has arrived: its body's deadline is the app's
             self._disarm()
+            self._head_at, self._next_at = time.monotonic(), None
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
