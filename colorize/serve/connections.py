@@ -20,6 +20,10 @@ adds what it lacks:
 A body's own deadline is the app's, which can say how much arrived
 (:func:`colorize.serve.app.read_upload`).
 
+It extends uvicorn's ``H11Protocol`` through its attributes (``cycle``, ``conn``,
+``connections``, ``client``, ``app``), as written against uvicorn 0.54; the slow-client
+tests in ``tests/test_serve.py`` fail if a later uvicorn changes them.
+
     config = uvicorn.Config(app, http=guarded(head_timeout=10, connections=256, per_client=32))
 """
 
