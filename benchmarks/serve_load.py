@@ -17,10 +17,17 @@ run is bounded. Memory is the server process's own, read from /proc (Linux).
   one client sends --tag-requests requests, each with 20 tags the server has never seen
   (so each needs the text encoder and enters its bounded private cache), and the
   server's RSS is read every 100 requests.
+* ``--slow-clients N`` (target: every normal request answered 200 while N uploads stall,
+  and every stalled one answered 408): N raw connections each send a POST's headers and
+  100 of 5,000 declared bytes, then stall; meanwhile the default load runs (--requests
+  from --clients), then the stalled connections are read until the server answers or
+  --slow-wait seconds pass. Prints the normal requests' statuses and latency, and how
+  the stalled ones were answered.
 
     python benchmarks/serve_load.py [--model checkpoints/00000-openmoji] [--requests 100 --clients 4]
     python benchmarks/serve_load.py --big [--max-megapixels 4 --jobs 2 --queue 8 --clients 4 --rounds 2]
     python benchmarks/serve_load.py --tags-rss [--tag-requests 1000]
+    python benchmarks/serve_load.py --slow-clients 18 [--requests 40 --slow-wait 60]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import json
 import math
 import random
 import re
+import socket
 import string
 import subprocess
 import sys
@@ -277,6 +285,69 @@ def tags_rss(args: argparse.Namespace) -> bool:
     return abs(growth) <= 50 * MB
 
 
+# -- --slow-clients: stalled uploads beside the normal load ---------------------------------------
+
+
+def stall(host: str, port: int) -> socket.socket:
+    """A connection that sends a POST's headers and 100 of its 5,000 declared bytes, then stalls."""
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.sendall(f"POST /api/colorize?tags=red+heart HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"
+                 f"Content-Length: 5000\r\n\r\n".encode() + b"\x89PNG" * 25)
+    return sock
+
+
+def answered(sock: socket.socket, until: float) -> str:
+    """The status line the server sends on a stalled connection, "closed", or "no answer" by ``until``."""
+    data = b""
+    while b"\r\n" not in data and (left := until - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            break
+        except OSError as e:
+            return f"closed ({type(e).__name__})"
+        if not chunk:
+            return "closed" if not data else data.decode("latin-1", "replace").split("\r\n")[0]
+        data += chunk
+    sock.close()
+    return data.decode("latin-1", "replace").split("\r\n")[0] if b"\r\n" in data else "no answer"
+
+
+def slow_clients(args: argparse.Namespace) -> bool:
+    """--slow-clients stalled uploads held open while the default load runs; True if every normal
+    request got a 200 and every stalled one an answer (408) within --slow-wait seconds."""
+    from collections import Counter
+
+    sketches = make_sketches(args.sketch_size)
+    server, host, port = start_server(args.model, args.device)
+    try:
+        (warm_up,) = client(host, port, [(sketches[0][0], sketches[0][1], args.sketch_size)])  # not counted
+        stalled = [stall(host, port) for _ in range(args.slow_clients)]
+        time.sleep(0.5)  # the server has read their headers
+        opened = time.monotonic()
+        jobs = [(*sketches[i % len(sketches)], args.sketch_size) for i in range(args.requests)]
+        shares = [jobs[i::args.clients] for i in range(args.clients)]
+        with ThreadPoolExecutor(args.clients) as pool:
+            results = [r for share in pool.map(lambda s: client(host, port, s), shares) for r in share]
+        until = opened + args.slow_wait
+        answers = Counter(answered(sock, until) for sock in stalled)
+        slowest = time.monotonic() - opened
+    finally:
+        server.kill()  # a server that waits on stalled connections would not stop on terminate
+        server.wait(timeout=30)
+    statuses = Counter(status for _, status, _ in results)
+    latencies = np.array([r[0] for r in results]) * 1000
+    print(f"\n{args.slow_clients} stalled uploads (headers + 100 of 5,000 bytes) held open; {len(results)} normal "
+          f"requests from {args.clients} clients meanwhile")
+    print(f"  normal requests  {dict(sorted(statuses.items()))}   latency ms p50 {np.percentile(latencies, 50):.0f}  "
+          f"max {latencies.max():.0f}")
+    for took, status, problem in [r for r in results if r[1] != 200][:2]:
+        print(f"  e.g. status {status}: {problem}")
+    print(f"  stalled uploads  {dict(answers)} (waited up to {slowest:.0f} s after they stalled)")
+    return statuses == {200: len(results)} and all(a.startswith("HTTP/1.1 408") for a in answers.elements())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="colorize serve load benchmark")
     parser.add_argument("--model", help="model folder, run folder or checkpoint (default: the shipped model)")
@@ -294,7 +365,13 @@ def main() -> None:
     parser.add_argument("--queue", type=int, default=limits.QUEUE, help="--big: heavy requests that wait")
     parser.add_argument("--tags-rss", action="store_true", help="RSS over many requests with new tags")
     parser.add_argument("--tag-requests", type=int, default=1000, help="--tags-rss: requests to send")
+    parser.add_argument("--slow-clients", type=int, default=0,
+                        help="stalled uploads held open beside the default load (see the docstring)")
+    parser.add_argument("--slow-wait", type=float, default=60,
+                        help="--slow-clients: seconds to wait for the stalled uploads' answers")
     args = parser.parse_args()
+    if args.slow_clients:
+        raise SystemExit(0 if slow_clients(args) else 1)
     if args.big or args.tags_rss:
         met = True
         if args.big:

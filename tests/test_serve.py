@@ -293,14 +293,19 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(server, path):
 
 
 @pytest.fixture(scope="module")
-def tight(tag_model):
-    """The app with tiny limits: one job at a time, no queue, 1,200-pixel swap previews."""
+def tight_app(tag_model):
+    """The app with tiny limits: one job at a time, no queue, 1,200-pixel swap previews; (url, its gate)."""
     from colorize.infer.colorizer import Colorizer
     from colorize.serve.app import create_app, serving
 
     app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"), swap_pixels=1200, jobs=1, queue=0)
     with serving(app) as url:
-        yield url
+        yield url, app.state.gate
+
+
+@pytest.fixture(scope="module")
+def tight(tight_app):
+    return tight_app[0]
 
 
 def test_a_swap_colours_a_preview_of_a_large_sketch(tight):
@@ -316,30 +321,179 @@ def test_a_swap_colours_a_preview_of_a_large_sketch(tight):
         {"swap_pixels": 1200, "jobs": 1, "queue": 0}
 
 
-def test_past_the_jobs_and_the_queue_a_request_is_refused_with_retry_after(tight, dataset):
-    """A request holds its place from the moment it is admitted, while its upload still
-    arrives: with one job and no queue, every other request is refused at once (503)."""
+def stalled_upload(url: str, declared: int = 5000, sent: int = 100) -> socket.socket:
+    """A raw connection that sends a POST's headers and ``sent`` of its ``declared`` bytes, then stalls."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(f"POST /api/colorize?tags=woman HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+                 f"Content-Type: image/png\r\nContent-Length: {declared}\r\n\r\n".encode() + b"\x89PNG" * (sent // 4))
+    return sock
+
+
+def answer_and_close(sock: socket.socket) -> tuple[int, dict]:
+    """What the server answers on ``sock`` (status, JSON body), read until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):  # the socket's 30 s timeout bounds each wait
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_past_the_jobs_and_the_queue_a_request_is_refused_with_retry_after(tight_app, dataset):
+    """With one job running and no queue, the next request is refused at once (503), and the
+    message says what the server is doing: one image coloured, one upload still arriving."""
+    import threading
+
+    url, gate = tight_app
     sketch = (dataset / "sketch" / SKETCH).read_bytes()
-    parts = urlsplit(tight)
-    slow = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    slow.putrequest("POST", "/api/colorize?tags=woman")
-    slow.putheader("Content-Length", str(len(sketch)))
-    slow.endheaders()  # headers only: the body comes later
-    deadline = time.monotonic() + 10
-    while True:  # until the server has admitted the slow request, the others get through
-        status, headers, body = request(tight, "POST", "/api/colorize?tags=woman", sketch)
-        if status != 200 or time.monotonic() > deadline:
-            break
+    release = threading.Event()
+    slow = stalled_upload(url)  # arriving: counted apart, and holds no place
+    with gate.admit():
+        running = threading.Thread(target=gate.run, args=(lambda: release.wait(30),))
+        running.start()
+        try:
+            deadline = time.monotonic() + 10
+            while (gate.running, gate.uploading) != (1, 1) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            status, headers, body = request(url, "POST", "/api/colorize?tags=woman", sketch)
+        finally:
+            release.set()
+            running.join(10)
     assert status == 503, body
     assert int(headers["retry-after"]) >= 1
     message = json.loads(body)["error"]
-    assert "busy" in message and "--jobs" in message and "--queue" in message
-    slow.send(sketch)
-    response = slow.getresponse()
-    assert response.status == 200 and response.read()[:4] == b"\x89PNG"
+    assert "1 image being coloured, 0 waiting, 1 upload arriving" in message, message
+    assert "queue is full" in message and "--jobs" in message and "--queue" in message
     slow.close()
-    status, _, _ = request(tight, "POST", "/api/colorize?tags=woman", sketch)
-    assert status == 200, "the place is given back when the answer is sent"
+    status, _, body = request(url, "POST", "/api/colorize?tags=woman", sketch)
+    assert status == 200 and body[:4] == b"\x89PNG", "the place is given back when the answer is sent"
+
+
+@pytest.fixture(scope="module")
+def patient(tag_model):
+    """The app with the default jobs and queue, and deadlines of 2 s for heads and 3 s for bodies."""
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, serving
+
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"), upload_timeout=3)
+    with serving(app, head_timeout=2) as url:
+        yield url, app.state.gate
+
+
+@pytest.mark.timeout(60)
+def test_stalled_uploads_keep_no_one_out_and_are_answered_408(patient, dataset):
+    """More stalled uploads than --jobs + --queue (which they once all held, for as long as
+    they liked) and stalled heads: a normal request is still coloured at once, and each
+    stalled one is answered 408, saying what arrived, and closed."""
+    from colorize.serve.limits import JOBS, QUEUE
+
+    url, gate = patient
+    parts = urlsplit(url)
+    bodies = [stalled_upload(url) for _ in range(JOBS + QUEUE + 6)]
+    heads = []
+    for _ in range(2):
+        head = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        head.sendall(b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+        heads.append(head)
+    deadline = time.monotonic() + 10
+    while gate.uploading < len(bodies) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gate.uploading == len(bodies), "the stalled uploads have all reached the app"
+
+    started = time.monotonic()
+    status, headers, body = request(url, "POST", "/api/colorize?tags=woman,+dark+skin+tone",
+                                    (dataset / "sketch" / SKETCH).read_bytes())
+    assert status == 200 and headers["content-type"] == "image/png", body[:300]
+    with Image.open(io.BytesIO(body)) as im:
+        assert im.size == (64, 64)
+    assert time.monotonic() - started < 2.5, "answered before any stalled upload timed out"
+
+    for sock in bodies:
+        status, answer = answer_and_close(sock)
+        assert status == 408 and "100 of 5,000 bytes in 3 s" in answer["error"] and "--upload-timeout" in answer["error"]
+    for sock in heads:
+        status, answer = answer_and_close(sock)
+        assert status == 408 and "did not send a request's headers within 2 s" in answer["error"]
+    assert time.monotonic() - started < 10
+    assert (gate.uploading, gate.arrived, gate.admitted) == (0, 0, 0), "nothing is left held"
+
+
+def test_uploads_arriving_are_bounded_in_bytes_and_refused_saying_so():
+    from colorize.serve.limits import Gate, Refused
+
+    gate = Gate(jobs=1, queue=0, arriving_bytes=1000)
+    with gate.receiving() as first, gate.receiving() as second:
+        first(600)
+        with pytest.raises(Refused) as refused:
+            second(500)
+        assert refused.value.status == 503 and "2 uploads arriving (1 KB so far)" in refused.value.message
+        second(400)  # what fits is taken
+        assert (gate.uploading, gate.arrived, gate.admitted) == (2, 1000, 0)
+        with gate.admit():  # arriving uploads hold no place among the jobs
+            pass
+    assert (gate.uploading, gate.arrived) == (0, 0), "an upload's bytes are given back when it ends"
+
+
+@pytest.mark.timeout(60)
+def test_a_client_past_its_connections_makes_room_by_closing_its_longest_stalled_one(tag_model, dataset):
+    """With every connection one address may hold stalled, its next request is still
+    answered: the connection that has waited longest for its body is answered 408 and
+    closed, the others are left alone."""
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, serving
+
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"))
+    with serving(app, per_client=4) as url:
+        stalled = []
+        for _ in range(4):
+            stalled.append(stalled_upload(url))
+            time.sleep(0.05)  # in order of age
+        deadline = time.monotonic() + 10
+        while app.state.gate.uploading < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        status, headers, body = request(url, "POST", "/api/colorize?tags=woman",
+                                        (dataset / "sketch" / SKETCH).read_bytes())
+        assert status == 200 and body[:4] == b"\x89PNG", body[:300]
+        status, answer = answer_and_close(stalled[0])
+        assert status == 408 and "waited" in answer["error"] and "for its request's body" in answer["error"]
+        for sock in stalled[1:]:
+            sock.settimeout(0.3)
+            with pytest.raises(TimeoutError):  # still open, still waiting for its body
+                sock.recv(1)
+            sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_client_whose_connections_all_have_requests_in_hand_is_refused_saying_so(tag_model, dataset):
+    """Connections whose request has arrived are never closed to make room: past the cap,
+    the new request gets a 503 naming the cap, and the queued ones are answered."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from colorize.infer.colorizer import Colorizer
+    from colorize.serve.app import create_app, serving
+
+    app = create_app(Colorizer.from_pretrained(tag_model, device="cpu"), jobs=1, queue=2)
+    gate, release = app.state.gate, threading.Event()
+    sketch = (dataset / "sketch" / SKETCH).read_bytes()
+    with serving(app, per_client=2) as url, ThreadPoolExecutor(2) as pool:
+        with gate.admit():
+            running = threading.Thread(target=gate.run, args=(lambda: release.wait(30),))
+            running.start()
+            try:
+                queued = [pool.submit(request, url, "POST", "/api/colorize?tags=woman", sketch) for _ in range(2)]
+                deadline = time.monotonic() + 10
+                while gate.admitted < 3 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                status, headers, body = request(url, "GET", "/api/info")
+            finally:
+                release.set()
+                running.join(10)
+        assert status == 503 and headers["retry-after"] == "5", body
+        message = json.loads(body)["error"]
+        assert "127.0.0.1 has 2 connections open to this server, its limit for one client" in message, message
+        assert [future.result()[0] for future in queued] == [200, 200]
 
 
 def test_the_gate_runs_jobs_one_at_a_time_and_queues_the_rest_in_order():
@@ -447,7 +601,7 @@ def test_serve_binds_to_localhost_by_default():
     assert host.default == "127.0.0.1"
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "127.0.0.1" in result.output and "--max-upload-mb" in result.output
-    for flag in ("--max-megapixels", "--swap-megapixels", "--jobs", "--queue"):
+    for flag in ("--max-megapixels", "--swap-megapixels", "--jobs", "--queue", "--upload-timeout"):
         assert flag in result.output
 
 

@@ -33,9 +33,14 @@ from colorize.serve import limits
 @click.option("--jobs", type=click.IntRange(1, 64), default=limits.JOBS, show_default=True,
               help="Heavy requests (colouring, swaps, layered files) that run at once; about one per core.")
 @click.option("--queue", type=click.IntRange(0, 1000), default=limits.QUEUE, show_default=True,
-              help="Heavy requests that wait for a turn; past that a request is refused (503, Retry-After).")
+              help="Heavy requests that wait for a turn, once their upload has arrived; past that a request is "
+                   "refused (503, Retry-After).")
+@click.option("--upload-timeout", type=click.FloatRange(1, 3600), default=limits.UPLOAD_TIMEOUT, show_default=True,
+              help="Seconds an upload may take to arrive; a slower one is answered 408, so stalled clients "
+                   "hold nothing that others need. The default takes 10 MB at 2.8 Mbit/s.")
 @device_option()
-def serve(model, host, port, max_upload_mb, max_megapixels, swap_megapixels, jobs, queue, device) -> None:
+def serve(model, host, port, max_upload_mb, max_megapixels, swap_megapixels, jobs, queue, upload_timeout,
+          device) -> None:
     """Open a web page to colour sketches with tags.
 
     Upload or draw a sketch, type tags (completed from the model's vocabulary), and see
@@ -56,7 +61,7 @@ def serve(model, host, port, max_upload_mb, max_megapixels, swap_megapixels, job
                                    f"Pick another --port, or stop what is using it.") from None
     local = is_loopback(host)
     app = create_app(colorizer, max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
-                     swap_pixels=int(swap_megapixels * 1e6), jobs=jobs, queue=queue,
+                     swap_pixels=int(swap_megapixels * 1e6), jobs=jobs, queue=queue, upload_timeout=upload_timeout,
                      allowed_hosts=LOOPBACK_NAMES if local else None)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"colorize: model {colorizer.source} ({colorizer.size} px, {len(colorizer.vocab)} tags)")

@@ -19,11 +19,15 @@ Safe by default: tags outside the model's vocabulary are embedded per request in
 bounded private cache and never join the vocabulary ``/api/info`` serves, nor any file;
 an upload is read into memory up to ``max_upload_bytes`` and never
 written to disk (the server writes no files at all, and reads only its own static folder,
-through Starlette's ``StaticFiles``, which refuses paths that leave it); an image over
-``max_pixels`` is refused (413) from its header, before it is decoded; at most ``jobs``
-heavy requests run at once and ``queue`` more wait, the next gets a 503 with Retry-After
-(:mod:`colorize.serve.limits`); a bad upload gets a JSON ``error`` that the page shows,
-and the server goes on. The Host header must name the address served (loopback by
+through Starlette's ``StaticFiles``, which refuses paths that leave it); an upload that
+has not arrived within ``upload_timeout`` seconds is answered 408, and only an upload that
+has arrived takes a place among the heavy requests, so slow clients hold none that fast
+ones need; an image over ``max_pixels`` is refused (413) from its header, before it is
+decoded; at most ``jobs`` heavy requests run at once and ``queue`` more wait, the next
+gets a 503 with Retry-After that says what the server is busy with
+(:mod:`colorize.serve.limits`); a connection whose request's headers do not arrive in
+time is closed, and connections are capped (:mod:`colorize.serve.connections`); a bad
+upload gets a JSON ``error`` that the page shows, and the server goes on. The Host header must name the address served (loopback by
 default), which stops DNS-rebinding pages from reading the API.
 
     app = create_app(Colorizer.from_pretrained("checkpoints/00000-openmoji"))
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+import anyio
 import cv2
 import numpy as np
 import torch
@@ -52,7 +57,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -63,8 +68,10 @@ from colorize.finish.writers import LAYERED, WRITERS
 from colorize.data.tags import parse_tags
 from colorize.infer.colorizer import Colorizer
 from colorize.infer.swap import SwapGroup, swap_groups
+from colorize.serve.connections import guarded
 from colorize.serve.limits import (
-    JOBS, MAX_PIXELS, MAX_UPLOAD_BYTES, QUEUE, SWAP_PIXELS, Gate, Refused, check_pixels, preview, return_freed_memory,
+    CONNECTIONS, CONNECTIONS_PER_CLIENT, HEAD_TIMEOUT, JOBS, MAX_PIXELS, MAX_UPLOAD_BYTES, QUEUE, SWAP_PIXELS,
+    UPLOAD_TIMEOUT, Gate, Refused, check_pixels, preview, return_freed_memory,
 )
 
 __all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "LOOPBACK_NAMES", "bind", "create_app", "is_loopback", "run", "serving"]
@@ -142,19 +149,33 @@ def _megabytes(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
 
-async def read_upload(request: Request, limit: int) -> bytes:
-    """The request body (the image file's bytes), refused past ``limit`` bytes before it is all read."""
+async def read_upload(request: Request, limit: int, timeout: float = UPLOAD_TIMEOUT,
+                      arrived: Callable[[int], None] = lambda n: None) -> bytes:
+    """The request body (the image file's bytes), refused past ``limit`` bytes before it is all
+    read, and answered 408 when it has not all arrived within ``timeout`` seconds (a client
+    that stalls holds its connection no longer). ``arrived(n)`` is told each chunk's size."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"The upload is {_megabytes(int(declared))}, over this server's "
                                  f"{_megabytes(limit)} limit. Upload a smaller image, or start the server "
                                  f"with a larger --max-upload-mb.")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"The upload is over this server's {_megabytes(limit)} limit. "
-                                     f"Upload a smaller image, or start the server with a larger --max-upload-mb.")
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                arrived(len(chunk))
+                body += chunk
+                if len(body) > limit:
+                    raise HTTPException(413, f"The upload is over this server's {_megabytes(limit)} limit. Upload "
+                                             f"a smaller image, or start the server with a larger --max-upload-mb.")
+    except ClientDisconnect:  # closed by the client, or by the server to make room for another
+        raise HTTPException(400, "The connection closed before the upload arrived.") from None
+    except TimeoutError:
+        expected = f"{int(declared):,}" if declared is not None and declared.isdigit() else "an unknown number of"
+        raise HTTPException(408, f"The upload did not arrive in time: {len(body):,} of {expected} bytes in "
+                                 f"{timeout:g} s, this server's limit (--upload-timeout). Check the connection "
+                                 f"and send it again, or send a smaller image.",
+                            headers={"Connection": "close"}) from None
     if not body:
         raise HTTPException(400, "The upload is empty (0 bytes). Send an image file's bytes as the request body "
                                  "(curl --data-binary @sketch.png).")
@@ -174,16 +195,18 @@ def read_tags(request: Request) -> list[str]:
 
 def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
                swap_pixels: int = SWAP_PIXELS, jobs: int = JOBS, queue: int = QUEUE,
+               upload_timeout: float = UPLOAD_TIMEOUT,
                allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
     """The web app around ``colorizer`` (whose tags it makes private: see
     :meth:`Colorizer.keep_tags_private`). The limits are :mod:`colorize.serve.limits`'s;
-    ``allowed_hosts``: Host header names accepted (None: any)."""
+    ``allowed_hosts``: Host header names accepted (None: any). ``app.state.gate`` is the
+    :class:`~colorize.serve.limits.Gate` its heavy requests pass."""
     colorizer.keep_tags_private()  # no client's tags reach another through /api/info, memory or disk
     groups: dict[str, SwapGroup] = {g.pattern: g for g in swap_groups(colorizer.vocab)}
     source = Path(colorizer.source) if colorizer.source else None
     model_name = "" if source is None else source.parent.name if source.name == "export" else source.name
     model_lock = threading.Lock()  # one forward pass at a time: unknown tags grow the shared tag table
-    gate = Gate(jobs, queue)  # decoding, finishing and encoding: at most `jobs` at once
+    gate = Gate(jobs, queue, arriving_bytes=(jobs + queue) * max_upload_bytes)  # at most `jobs` at once
     return_freed_memory()  # the limits assume a job's memory is given back when it ends
     if colorizer.device.type == "cpu":
         # Parallel requests come from the gate's jobs; torch's own OpenMP threads only spin
@@ -217,14 +240,16 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         return finish_layers(colour, rgb, box, how="flat", regions=True), unknown
 
     async def job(request: Request, work: Callable[[np.ndarray], T], alone: bool = False) -> T:
-        """``work(the upload, decoded)`` in a worker thread, within the gate's limits: a place in
-        the queue (or 503) first, then the upload is read and its header checked (or 413),
-        then decoding and the work wait for a free slot (``alone``: for all of them)."""
+        """``work(the upload, decoded)`` in a worker thread, within the gate's limits: the upload
+        is read (or 408, 413) and its header checked (or 413), and only then does it take a
+        place in the queue (or 503), so an upload that arrives slowly keeps no one else out;
+        decoding and the work wait for a free slot (``alone``: for all of them)."""
         try:
+            with gate.receiving() as arrived:
+                body = await read_upload(request, max_upload_bytes, upload_timeout, arrived)
+            check_pixels(body, max_pixels)
+            content_type = request.headers.get("content-type", "")
             with gate.admit():
-                body = await read_upload(request, max_upload_bytes)
-                check_pixels(body, max_pixels)
-                content_type = request.headers.get("content-type", "")
                 return await run_in_threadpool(lambda: gate.run(lambda: work(decode(body, content_type)), alone=alone))
         except Refused as e:
             raise HTTPException(e.status, e.message, headers=e.headers) from None
@@ -246,6 +271,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             "swap_pixels": swap_pixels,
             "jobs": jobs,
             "queue": queue,
+            "upload_timeout": upload_timeout,
         })
 
     def read_choice(request: Request, name: str, choices: Sequence[str], default: str) -> str:
@@ -336,8 +362,10 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         Route("/api/swap", swap, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, middleware=middleware,
-                     exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.state.gate = gate
+    return app
 
 
 # -- running it ----------------------------------------------------------------------------------
@@ -372,23 +400,29 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def _server(app: Starlette, log_level: str) -> uvicorn.Server:
-    # No websockets, no lifespan, no Server header; keep-alive short so idle clients do not pin sockets.
-    config = uvicorn.Config(app, ws="none", lifespan="off", log_level=log_level, server_header=False,
-                            timeout_keep_alive=5, limit_concurrency=64)
+def _server(app: Starlette, log_level: str, head_timeout: float = HEAD_TIMEOUT, connections: int = CONNECTIONS,
+            per_client: int = CONNECTIONS_PER_CLIENT) -> uvicorn.Server:
+    # No websockets, no lifespan, no Server header; keep-alive short so idle clients do not pin
+    # sockets; h11 with a deadline for each request's head and caps on connections, in place of
+    # limit_concurrency (colorize.serve.connections).
+    config = uvicorn.Config(app, http=guarded(head_timeout, connections, per_client), ws="none", lifespan="off",
+                            log_level=log_level, server_header=False, timeout_keep_alive=5)
     return uvicorn.Server(config)
 
 
-def run(app: Starlette, sock: socket.socket, log_level: str = "info") -> None:
-    """Serve ``app`` on the bound ``sock`` until Ctrl-C."""
-    _server(app, log_level).run(sockets=[sock])
+def run(app: Starlette, sock: socket.socket, log_level: str = "info", **limits) -> None:
+    """Serve ``app`` on the bound ``sock`` until Ctrl-C; ``limits``: ``head_timeout``,
+    ``connections``, ``per_client`` (:mod:`colorize.serve.connections`)."""
+    _server(app, log_level, **limits).run(sockets=[sock])
 
 
 @contextmanager
-def serving(app: Starlette, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> Iterator[str]:
-    """Run ``app`` in a background thread for the duration of the block; yields its base URL."""
+def serving(app: Starlette, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+            **limits) -> Iterator[str]:
+    """Run ``app`` in a background thread for the duration of the block; yields its base URL.
+    ``limits`` as for :func:`run`."""
     sock = bind(host, port)
-    server = _server(app, log_level)
+    server = _server(app, log_level, **limits)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="colorize-serve")
     thread.start()
     deadline = time.monotonic() + 30
