@@ -116,13 +116,17 @@ def _weights_problem(state: Any, expected: dict[str, torch.Size]) -> str:
     """What is wrong with ``state`` against the ``expected`` shapes, or ``""``."""
     if not isinstance(state, dict):
         return f"expected a table of tensors, got {type(state).__name__}"
+
+    def some(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
+
     missing = [k for k in expected if k not in state]
     extra = [k for k in state if k not in expected]
-    wrong = [f"{k} is {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__}, expected "
-             f"{tuple(expected[k])}" for k, v in state.items()
-             if k in expected and not (isinstance(v, torch.Tensor) and v.shape == expected[k])]
-    problems = ([f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else "")] if missing else []) + \
-               ([f"unexpected {', '.join(extra[:3])}" + (" ..." if len(extra) > 3 else "")] if extra else []) + wrong[:3]
+    wrong = [f"{k} is {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__}, expected {tuple(shape)}"
+             for k, shape in expected.items()  # in the network's order: the first layer that differs first
+             if k in state and not (isinstance(v := state[k], torch.Tensor) and v.shape == shape)]
+    problems = ([f"missing {some(missing)}"] if missing else []) + ([f"unexpected {some(extra)}"] if extra else [])
+    problems += wrong[:3]
     return "; ".join(problems)
 
 
