@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from colorize.fileio import resolved
 from colorize.models.conditioning import CONDITIONING
 from colorize.models.generator import LINES
 from colorize.models.layers import NORMS
@@ -214,13 +215,20 @@ def data_sources(data: str | list[str] | tuple[str, ...]) -> list[DataSource]:
     if not entries:
         raise ValueError("data is an empty list; give at least one dataset folder")
     sources = [parse_data_entry(entry) for entry in entries]
-    seen: dict[str, str] = {}
+    seen: dict[Path, str] = {}
     for entry, source in zip(entries, sources, strict=True):
-        key = os.path.normpath(source.path)
+        key = resolved(source.path)  # data/a, ./data/a/, /abs/data/a and a link to it are one folder
         if key in seen:
-            raise ValueError(f"data entries {seen[key]!r} and {entry!r} name the same folder; "
+            raise ValueError(f"data entries {seen[key]!r} and {entry!r} name the same folder ({key}); "
                              f"give each dataset once (its weight sets its share)")
         seen[key] = entry
+    # each share is taken of the largest weight (see MixedBatchPlan), so huge weights cannot
+    # overflow; one so small beside it that its share is 0 would never be drawn
+    top = max(sources, key=lambda s: s.weight)
+    for entry, source in zip(entries, sources, strict=True):
+        if not source.weight / top.weight > 0:
+            raise ValueError(f"data entry {entry!r}: its weight is too small beside {top.weight:g} to ever be "
+                             f"drawn; give weights of similar scale (only their ratios matter)")
     return sources
 
 
