@@ -35,14 +35,16 @@ import torch
 
 import colorize
 from colorize.config import ModelConfig, config_from_dict
-from colorize.fileio import atomic_write_bytes, atomic_write_text
+from colorize.fileio import atomic_write_bytes, atomic_write_text, leftover_temp_files
 from colorize.models.build import build_discriminator, build_generator
 
 __all__ = ["CHECKPOINT_FORMAT", "ModelError", "check_model", "load_checkpoint", "load_pretrained", "save_checkpoint",
-           "save_pretrained", "list_checkpoints", "model_of_run", "upgrade_generator_state"]
+           "save_pretrained", "list_checkpoints", "model_of_run", "remove_killed_saves", "upgrade_generator_state"]
 
 CHECKPOINT_FORMAT = 1
 _STEP = re.compile(r"^step-(\d+)\.pt$")
+# the files a run's saves write: RUN/checkpoints/{step-NNNNNNN,best}.pt and RUN/export/*
+_SAVES = {"checkpoints": re.compile(r"step-\d+\.pt|best\.pt"), "export": re.compile(r"model\.safetensors|config\.json")}
 # top-level generator attributes that moved into its conditioning module (``cond.``)
 _MOVED = ("tag_plane", "cond_mlp", "film", "tag_proj", "null_token", "attn")
 
@@ -157,6 +159,24 @@ def list_checkpoints(folder: Path) -> list[Path]:
     """The ``step-*.pt`` files of ``folder``, oldest first."""
     found = [(int(m.group(1)), p) for p in folder.glob("step-*.pt") if (m := _STEP.match(p.name))]
     return [p for _, p in sorted(found)]
+
+
+def remove_killed_saves(run: Path) -> list[tuple[Path, int]]:
+    """Delete the temporary files that killed checkpoint and export saves left in ``run``'s
+    ``checkpoints/`` and ``export/`` (a checkpoint's is as large as a checkpoint, 143 MB for
+    the cpu preset). Only those folders, and only the temporary names of files a save
+    writes there. Returns each file removed, with its size in bytes.
+    """
+    removed = []
+    for sub, names in _SAVES.items():
+        for path in leftover_temp_files(run / sub, names):
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:  # gone meanwhile: nothing left to remove
+                continue
+            removed.append((path, size))
+    return removed
 
 
 def model_of_run(folder: Path) -> Path | None:

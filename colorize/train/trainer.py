@@ -60,7 +60,7 @@ from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
-from colorize.models.io import load_checkpoint, save_checkpoint, save_pretrained
+from colorize.models.io import load_checkpoint, remove_killed_saves, save_checkpoint, save_pretrained
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import find_checkpoint, new_run_dir
@@ -260,6 +260,11 @@ class Trainer:
         if self.dist.main:
             # the resolved config goes into the run folder before any training
             atomic_write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            removed = remove_killed_saves(self.run_dir)
+            if removed:
+                tqdm.write(f"Removed {len(removed)} unfinished file(s), {sum(s for _, s in removed) / 1e6:.0f} MB, "
+                           f"left by saves that were killed: {', '.join(str(p) for p, _ in removed)}",
+                           file=sys.stderr)
         self._stop = False
         self._checked_at = -1
 
