@@ -138,6 +138,21 @@ def test_a_run_with_nothing_saved_yet_says_so(trained, tmp_path):
     assert result.exit_code == 1 and "this run has no export/ and no checkpoint yet" in result.output
 
 
+@pytest.mark.parametrize("section, key, value, words", [
+    ("train", "gan_loss", "wasserstein", "unknown gan_loss 'wasserstein'"),
+    ("model", "ngf", 0, "model.ngf must be a whole number from 1 to 512, got 0"),
+])
+def test_resuming_a_checkpoint_with_a_bad_setting_names_the_file(trained, tmp_path, section, key, value, words):
+    run = copy_run(trained, tmp_path)
+    path = run / "checkpoints" / "step-0000006.pt"
+    state = torch.load(path, weights_only=True)
+    (state["config"] if section == "train" else state["config"]["model"])[key] = value
+    torch.save(state, path)
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "7"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{path}: {words}" in result.output
+
+
 # Starts writing a checkpoint as save_checkpoint does, then waits to be killed outright.
 KILLED_SAVE = """
 import sys, time

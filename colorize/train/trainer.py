@@ -60,7 +60,7 @@ from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
-from colorize.models.io import load_checkpoint, remove_killed_saves, save_checkpoint, save_pretrained
+from colorize.models.io import ModelError, load_checkpoint, remove_killed_saves, save_checkpoint, save_pretrained
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import find_checkpoint, new_run_dir
@@ -161,8 +161,11 @@ class Trainer:
         total, counting the time already trained) may change, to train longer.
         """
         checkpoint = find_checkpoint(resume, runs_dir)
-        state = load_checkpoint(checkpoint)
-        config = config_from_dict(TrainConfig, state["config"])
+        state = load_checkpoint(checkpoint)  # its model config, tag table and weights are checked there
+        try:
+            config = config_from_dict(TrainConfig, state["config"])
+        except (TypeError, ValueError) as e:  # a training setting out of range: name the file it came from
+            raise ModelError(f"{checkpoint}: {e}. Resume from another checkpoint of its run.") from None
         if steps is not None:
             config.steps = steps
         if minutes is not None:
