@@ -18,11 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from colorize.fileio import resolved
 from colorize.models.conditioning import CONDITIONING
+from colorize.models.generator import LINES
+from colorize.models.layers import NORMS
 from colorize.models.losses import GAN_LOSSES
 
-__all__ = ["DataSource", "ModelConfig", "TrainConfig", "config_from_dict", "data_sources", "load_config",
-           "parse_assignment", "parse_data_entry", "preset_names", "with_overrides"]
+__all__ = ["MODEL_RANGES", "DataSource", "ModelConfig", "TrainConfig", "check_model_fields", "config_from_dict",
+           "data_sources", "load_config", "parse_assignment", "parse_data_entry", "preset_names", "with_overrides"]
 
 
 @dataclass
@@ -46,12 +49,61 @@ class ModelConfig:
     tag_dim: int = 384         # tag embedding size; set from the encoder
 
     def __post_init__(self) -> None:
+        check_model_fields(self)
         if self.levels is None:
             self.levels = int(math.log2(self.size))
-        if self.conditioning not in CONDITIONING:
-            raise ValueError(f"unknown conditioning {self.conditioning!r}; choose from {', '.join(CONDITIONING)}")
+        _check_range("levels", self.levels)
         if self.size % (2 ** self.levels):
-            raise ValueError(f"size {self.size} is not divisible by 2**levels = {2 ** self.levels}")
+            raise ValueError(f"model.size {self.size} is not divisible by 2**levels = {2 ** self.levels} "
+                             f"(model.levels {self.levels})")
+
+
+# The range of each whole-number field of ModelConfig. They are checked before any network
+# is built, so a damaged or hostile config.json is refused by field instead of asking for
+# gigabytes (ngf 8192 would need terabytes). The shipped presets use size 64-256, ngf/ndf
+# 32-64, levels 6-8, cond_dim 256, grid 16, attn_size 16 and a 384-d encoder; each bound
+# leaves at least 8x room above them. The widths stop where a model no longer trains on one
+# accelerator: ngf 512 at size 256 is a 3.5 G-parameter generator, 13 GiB in float32 and
+# 52 GiB with Adam's state; at 1024 it is four times that.
+MODEL_RANGES: dict[str, tuple[int, int]] = {
+    "size": (4, 4096),        # the smallest U-Net (2 levels) needs 4 px; --size allows 16..4096
+    "ngf": (1, 512),
+    "ndf": (1, 512),
+    "levels": (2, 12),        # 2**12 = 4096, the largest size
+    "d_layers": (1, 8),       # PatchGAN stride-2 layers; 3 is pix2pix's 70x70 patches
+    "cond_dim": (1, 4096),
+    "grid": (1, 256),         # the channel mode's tag plane has grid**2 cells
+    "attn_size": (0, 4096),   # 0: no decoder block reads the tokens
+    "tag_dim": (1, 8192),     # sentence-transformers models give 384 to 4096
+}
+MODEL_FLAGS = ("dropout", "d_tags", "colour_words")
+
+
+def _check_range(name: str, value: Any) -> None:
+    low, high = MODEL_RANGES[name]
+    # bool is an int in Python, but "ngf": true is a damaged file, not a width of 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"model.{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def check_model_fields(config: ModelConfig) -> None:
+    """Refuse a :class:`ModelConfig` field of the wrong type or out of range, by name (``ValueError``).
+
+    Every way a model config comes in (a preset, ``--set``, a checkpoint, an export's
+    config.json) goes through here, so a model is refused before anything is allocated,
+    not later by torch.
+    """
+    choices = {"norm": NORMS, "conditioning": CONDITIONING, "lines": LINES}
+    for name, valid in choices.items():
+        value = getattr(config, name)
+        if not isinstance(value, str) or value not in valid:
+            raise ValueError(f"model.{name}: unknown {name} {value!r}; choose from {', '.join(valid)}")
+    for name in MODEL_FLAGS:
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(f"model.{name} must be true or false, got {getattr(config, name)!r}")
+    for name in MODEL_RANGES:
+        if not (name == "levels" and config.levels is None):  # None: derived from size
+            _check_range(name, getattr(config, name))
 
 
 @dataclass
@@ -163,13 +215,20 @@ def data_sources(data: str | list[str] | tuple[str, ...]) -> list[DataSource]:
     if not entries:
         raise ValueError("data is an empty list; give at least one dataset folder")
     sources = [parse_data_entry(entry) for entry in entries]
-    seen: dict[str, str] = {}
+    seen: dict[Path, str] = {}
     for entry, source in zip(entries, sources, strict=True):
-        key = os.path.normpath(source.path)
+        key = resolved(source.path)  # data/a, ./data/a/, /abs/data/a and a link to it are one folder
         if key in seen:
-            raise ValueError(f"data entries {seen[key]!r} and {entry!r} name the same folder; "
+            raise ValueError(f"data entries {seen[key]!r} and {entry!r} name the same folder ({key}); "
                              f"give each dataset once (its weight sets its share)")
         seen[key] = entry
+    # each share is taken of the largest weight (see MixedBatchPlan), so huge weights cannot
+    # overflow; one so small beside it that its share is 0 would never be drawn
+    top = max(sources, key=lambda s: s.weight)
+    for entry, source in zip(entries, sources, strict=True):
+        if not source.weight / top.weight > 0:
+            raise ValueError(f"data entry {entry!r}: its weight is too small beside {top.weight:g} to ever be "
+                             f"drawn; give weights of similar scale (only their ratios matter)")
     return sources
 
 

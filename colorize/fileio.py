@@ -16,6 +16,7 @@ inside its folder (``..`` parts and symlinks included).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +24,10 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_together",
-           "inside", "resolved"]
+           "inside", "leftover_temp_files", "resolved"]
 
+# atomic_open's temporary name for NAME: mkstemp's 8 random characters between ".NAME." and ".tmp"
+_TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
 # mkstemp creates files as 0600; finished outputs get the mode a plain open() would give them.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -44,6 +47,24 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def leftover_temp_files(folder: str | os.PathLike, final_name: re.Pattern[str]) -> list[Path]:
+    """The temporary files :func:`atomic_open` left in ``folder`` (not below it) for final
+    names that ``final_name`` matches in full, oldest name first.
+
+    A write killed outright (SIGKILL, out of memory, power loss) gets no chance to remove its
+    temporary file; whoever owns the folder removes them when it next starts writing there.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        m = _TEMP.match(path.name)
+        if m and final_name.fullmatch(m.group(1)) and path.is_file() and not path.is_symlink():
+            found.append(path)
+    return sorted(found)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -115,6 +115,34 @@ def test_the_mixture_follows_the_weights_not_the_sizes():
     assert sorted(next(ranks[0]) + next(ranks[1])) == sorted(batches[5]), "ranks share each global batch"
 
 
+@pytest.mark.parametrize("entries, first_share", [
+    (["a:1e308", "b:1e308"], 0.5),       # their sum overflows to inf
+    (["a:1e308", "b:5e307"], 2 / 3),
+])
+def test_the_mixture_follows_huge_weights(entries, first_share):
+    weights = [s.weight for s in load_config("cpu", {"data": entries}).sources]
+    run = MixedBatchPlan([[f"a{i}" for i in range(10)], [f"b{i}" for i in range(10)]], weights, batch_size=8,
+                         seed=1).batches()
+    firsts = [i < 10 for _ in range(1500) for i in next(run)]
+    assert sum(firsts) / len(firsts) == pytest.approx(first_share, abs=0.02)
+
+
+def test_weights_too_far_apart_to_draw_the_smaller_are_refused():
+    with pytest.raises(ValueError, match="'b:1e-300': its weight is too small beside 1e\\+300"):
+        load_config("cpu", {"data": ["a:1e300", "b:1e-300"]})
+
+
+def test_one_folder_by_two_names_is_refused(dataset, tmp_path, monkeypatch):
+    (tmp_path / "link").symlink_to(dataset, target_is_directory=True)
+    monkeypatch.chdir(dataset.parent)
+    for other in (f"{dataset}:2", f"{tmp_path / 'link'}:2", f"./{dataset.name}/../{dataset.name}/"):
+        with pytest.raises(ValueError, match="name the same folder") as error:
+            load_config("cpu", {"data": [dataset.name, other]})
+        assert repr(other) in str(error.value) and str(dataset.resolve()) in str(error.value)
+    result = CliRunner().invoke(main, ["train", "--data", dataset.name, "--data", f"{dataset}:2", "--dry-run"])
+    assert result.exit_code == 1 and "name the same folder" in result.output, result.output
+
+
 def test_one_dataset_plans_exactly_as_before():
     drawings = [f"d{i // 3}" for i in range(30)]
     mixed = MixedBatchPlan([drawings], [0.5], batch_size=6, seed=3, group=3).batches(start=4)

@@ -95,6 +95,103 @@ def test_export_loads_without_code_and_matches_the_checkpoint(trained):
     assert vectors.shape == (len(config["vocab"]), 384) and config["encoder"]["name"] == "all-MiniLM-L6-v2"
 
 
+def copy_run(trained: Path, tmp_path: Path) -> Path:
+    """A copy of the trained run (steps 2, 4 and 6 on disk) that a test may change."""
+    shutil.copytree(trained, tmp_path / "runs")
+    return tmp_path / "runs" / "00000-cpu"
+
+
+def exported(run: Path, out: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """`colorize export RUN -o OUT`: its output line, and the generator weights written."""
+    result = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return result.output, load_pretrained(out)[1]
+
+
+def test_a_run_without_export_exports_its_newest_checkpoint(trained, tmp_path):
+    run = copy_run(trained, tmp_path)
+    shutil.rmtree(run / "export")  # as a run stopped before its first export leaves it
+    output, weights = exported(run, tmp_path / "out")
+    newest = run / "checkpoints" / "step-0000006.pt"
+    assert f"from {newest} (step 6)" in output
+    assert all(torch.equal(weights[k], v) for k, v in load_checkpoint(newest)["G"].items())
+
+
+def test_a_run_without_export_exports_its_best_checkpoint_first(trained, tmp_path):
+    run = copy_run(trained, tmp_path)
+    shutil.rmtree(run / "export")
+    older = run / "checkpoints" / "step-0000004.pt"
+    shutil.copy(older, run / "checkpoints" / "best.pt")  # the best check was at step 4
+    output, weights = exported(run, tmp_path / "out")
+    assert f"from {run / 'checkpoints' / 'best.pt'} (step 4)" in output
+    assert all(torch.equal(weights[k], v) for k, v in load_checkpoint(older)["G"].items())
+    assert not all(torch.equal(weights[k], v) for k, v in load_checkpoint(run / "checkpoints" / "step-0000006.pt")
+                   ["G"].items()), "steps 4 and 6 differ, so the test tells them apart"
+
+
+def test_a_run_with_nothing_saved_yet_says_so(trained, tmp_path):
+    run = copy_run(trained, tmp_path)
+    shutil.rmtree(run / "export")
+    for path in sorted((run / "checkpoints").iterdir()):
+        path.unlink()
+    result = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "this run has no export/ and no checkpoint yet" in result.output
+
+
+@pytest.mark.parametrize("section, key, value, words", [
+    ("train", "gan_loss", "wasserstein", "unknown gan_loss 'wasserstein'"),
+    ("model", "ngf", 0, "model.ngf must be a whole number from 1 to 512, got 0"),
+])
+def test_resuming_a_checkpoint_with_a_bad_setting_names_the_file(trained, tmp_path, section, key, value, words):
+    run = copy_run(trained, tmp_path)
+    path = run / "checkpoints" / "step-0000006.pt"
+    state = torch.load(path, weights_only=True)
+    (state["config"] if section == "train" else state["config"]["model"])[key] = value
+    torch.save(state, path)
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "7"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{path}: {words}" in result.output
+
+
+# Starts writing a checkpoint as save_checkpoint does, then waits to be killed outright.
+KILLED_SAVE = """
+import sys, time
+from colorize.fileio import atomic_open
+with atomic_open(sys.argv[1], "wb") as f:
+    f.write(b"x" * 1_000_000)
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_resume_removes_what_killed_saves_left_and_nothing_else(trained, tmp_path, capsys):
+    run = copy_run(trained, tmp_path)
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(run / "checkpoints" / "step-0000008.pt")],
+                              stdout=subprocess.PIPE, text=True, env=_child_env())
+    assert killed.stdout.readline() == "writing\n"
+    killed.kill()  # SIGKILL: no chance to remove its temporary file
+    killed.wait(timeout=60)
+    left = sorted(p.name for p in (run / "checkpoints").glob(".*.tmp"))
+    assert len(left) == 1 and left[0].startswith(".step-0000008.pt."), left
+    (run / "checkpoints" / ".best.pt.k3j2x9_a.tmp").write_bytes(b"x" * 1000)
+    (run / "export" / ".model.safetensors.q8w7e6r5.tmp").write_bytes(b"x" * 1000)
+    kept = [run / "checkpoints" / ".notes.txt.k3j2x9_a.tmp",  # not a file a save writes
+            run / "checkpoints" / "step-0000008.pt.tmp",  # not atomic_open's temporary name
+            run / ".step-0000008.pt.k3j2x9_a.tmp",  # outside checkpoints/ and export/
+            run / "tb" / ".step-0000008.pt.k3j2x9_a.tmp"]
+    for path in kept:
+        path.write_bytes(b"mine")
+    Trainer.resume(run, steps=7, progress=False)
+    assert not list((run / "checkpoints").glob(".step-*.tmp")) and not list((run / "checkpoints").glob(".best*.tmp"))
+    assert not list((run / "export").glob(".*.tmp"))
+    assert all(path.read_bytes() == b"mine" for path in kept)
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
+        "step-0000002.pt", "step-0000004.pt", "step-0000006.pt"], "finished checkpoints stay"
+    assert "Removed 3 unfinished file(s), 1 MB, left by saves that were killed" in capsys.readouterr().err
+
+
 def test_checkpoints_rotate_and_a_damaged_one_is_named(tmp_path):
     for step in range(1, 6):
         save_checkpoint(tmp_path, step, {"x": torch.tensor(step)}, keep_last=2)

@@ -21,6 +21,9 @@ from colorize.cli.options import load_colorizer
 def export(source, out, half, overwrite) -> None:
     """Export SOURCE (a run folder, a checkpoint .pt or a model folder) for colouring.
 
+    A run folder gives its export/; a run without one yet gives its best checkpoint
+    (checkpoints/best.pt, when the run makes checks), else its newest.
+
     The folder holds the generator's weights and the tag table as safetensors, and the
     model config and vocabulary as JSON: loading it runs no code. Other files in --out
     (a model card, say) are left alone.
@@ -29,7 +32,13 @@ def export(source, out, half, overwrite) -> None:
     if existing and not overwrite:
         raise click.ClickException(f"{existing[0]} already exists, and export would replace it. Choose another "
                                    f"--out, or pass --overwrite.")
-    model = load_colorizer(source, "cpu")
-    model.save_pretrained(out, half=half)
+    from colorize.models.io import ModelError
+
+    model = load_colorizer(source, "cpu")  # checks the model's config, tag table and weights
+    try:
+        model.save_pretrained(out, half=half)
+    except ModelError as e:
+        raise click.ClickException(f"cannot export the model: {e}") from None
     size = (out / "model.safetensors").stat().st_size / 1e6
-    click.echo(f"Wrote {out}: model.safetensors ({size:.1f} MB{', float16' if half else ''}) and config.json")
+    click.echo(f"Wrote {out}: model.safetensors ({size:.1f} MB{', float16' if half else ''}) and config.json, "
+               f"from {model.source} (step {model.step})")

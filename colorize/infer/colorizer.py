@@ -63,7 +63,8 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto") -> Colorizer:
         """Load a model: an export folder (``model.safetensors`` + ``config.json``), a run
-        folder (its ``export/``), or a training checkpoint ``.pt``. None: the shipped model.
+        folder (its ``export/``; before it has one, ``checkpoints/best.pt`` or else its newest
+        checkpoint), or a training checkpoint ``.pt``. None: the shipped model.
 
         Raises :class:`~colorize.models.io.ModelError` for anything wrong with the model
         (missing, damaged, foreign, or from an incompatible version) and
@@ -87,10 +88,15 @@ class Colorizer:
     def _load(cls, path: Path, device: torch.device) -> Colorizer:
         from colorize.config import ModelConfig, config_from_dict
         from colorize.models.build import build_generator
-        from colorize.models.io import load_checkpoint, load_pretrained
+        from colorize.models.io import load_checkpoint, load_pretrained, model_of_run
 
-        if path.is_dir() and not (path / "model.safetensors").is_file() and (path / "export").is_dir():
-            path = path / "export"
+        if path.is_dir() and not (path / "model.safetensors").is_file():  # a run folder: its export, else a .pt
+            found = model_of_run(path)
+            if found is not None:
+                path = found
+            elif (path / "checkpoints").is_dir() or (path / "export").is_dir():
+                raise FileNotFoundError(f"{path}: this run has no export/ and no checkpoint yet (a run saves them "
+                                        f"every --save-every steps). Train it longer, or pass another model.")
         if path.is_file() and path.suffix == ".pt":
             state = load_checkpoint(path)
             model_config = state["config"]["model"]

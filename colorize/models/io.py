@@ -9,6 +9,11 @@
   vectors) and ``config.json`` (model config, vocabulary, encoder identity): a model to
   share, whose loading runs no code.
 
+Both are checked when they are read and before an export is written (:func:`check_model`):
+the model config's fields, the vocabulary against the tag vectors, and every weight's shape
+against the networks the config describes, built on the ``meta`` device so that nothing
+is allocated for a model that is refused. One :class:`ModelError` names the file and the field.
+
 Weights saved before the conditioning modes became modules of their own (their keys had
 no ``cond.`` prefix) are read through :func:`upgrade_generator_state`.
 
@@ -29,19 +34,102 @@ from typing import Any
 import torch
 
 import colorize
-from colorize.fileio import atomic_write_bytes, atomic_write_text
+from colorize.config import ModelConfig, config_from_dict
+from colorize.fileio import atomic_write_bytes, atomic_write_text, leftover_temp_files
+from colorize.models.build import build_discriminator, build_generator
 
-__all__ = ["CHECKPOINT_FORMAT", "ModelError", "load_checkpoint", "load_pretrained", "save_checkpoint", "save_pretrained",
-           "list_checkpoints", "upgrade_generator_state"]
+__all__ = ["CHECKPOINT_FORMAT", "ModelError", "check_model", "load_checkpoint", "load_pretrained", "save_checkpoint",
+           "save_pretrained", "list_checkpoints", "model_of_run", "remove_killed_saves", "upgrade_generator_state"]
 
 CHECKPOINT_FORMAT = 1
 _STEP = re.compile(r"^step-(\d+)\.pt$")
+# the files a run's saves write: RUN/checkpoints/{step-NNNNNNN,best}.pt and RUN/export/*
+_SAVES = {"checkpoints": re.compile(r"step-\d+\.pt|best\.pt"), "export": re.compile(r"model\.safetensors|config\.json")}
 # top-level generator attributes that moved into its conditioning module (``cond.``)
 _MOVED = ("tag_plane", "cond_mlp", "film", "tag_proj", "null_token", "attn")
 
 
 class ModelError(ValueError):
     """A model that cannot be loaded; the message names the file, what is wrong and what to do."""
+
+
+def check_model(source: str | Path, model: Any, vocab: Any, vectors: Any, encoder: Any,
+                weights: dict[str, Any] | None = None, discriminator: dict[str, Any] | None = None,
+                fix: str = "") -> ModelConfig:
+    """The :class:`ModelConfig` of a model read from (or about to be written to) ``source``,
+    once everything in it fits together; else one :class:`ModelError` naming ``source``, the
+    field and ``fix`` (what to do).
+
+    ``model`` is the config as plain data, ``vocab`` the tags, ``vectors`` their embeddings
+    (one row each, ``model.tag_dim`` wide), ``encoder`` the encoder's identity, and
+    ``weights`` / ``discriminator`` the networks' state dicts, when there are any to check.
+    """
+    def refuse(problem: str) -> ModelError:
+        return ModelError(f"{source}: {problem}." + (f" {fix}" if fix else ""))
+
+    if not isinstance(model, dict):
+        raise refuse(f"model must be a table of model settings, got {type(model).__name__}")
+    try:
+        config = config_from_dict(ModelConfig, dict(model))
+    except (TypeError, ValueError) as e:  # the field, its range or its choices
+        raise refuse(str(e).rstrip(".")) from None
+    check_tag_table(vocab, vectors, config.tag_dim, refuse)
+    if not isinstance(encoder, dict):
+        raise refuse(f"encoder must be a table naming the tag encoder, got {encoder!r}")
+    if encoder.get("dim", config.tag_dim) != config.tag_dim:
+        raise refuse(f"encoder.dim is {encoder.get('dim')!r}, but model.tag_dim is {config.tag_dim}")
+    for what, state, build in (("generator", weights, build_generator), ("discriminator", discriminator,
+                                                                          build_discriminator)):
+        if state is not None:
+            with torch.device("meta"):  # the shapes the config implies, with nothing allocated
+                expected = {k: v.shape for k, v in build(config).state_dict().items()}
+            problem = _weights_problem(state, expected)
+            if problem:
+                raise refuse(f"the {what} weights do not fit the model config: {problem}")
+    return config
+
+
+def check_tag_table(vocab: Any, vectors: Any, tag_dim: int, refuse) -> None:
+    """Raise ``refuse(problem)`` unless ``vocab`` is a list of distinct tags and ``vectors`` a
+    finite float table of one ``tag_dim``-wide row per tag."""
+    if not isinstance(vocab, list):
+        raise refuse(f"vocab must be a list of tags, got {type(vocab).__name__}")
+    for i, tag in enumerate(vocab):
+        if not isinstance(tag, str):
+            raise refuse(f"vocab[{i}] is {tag!r}; every tag must be text")
+    if len(set(vocab)) != len(vocab):
+        seen: set[str] = set()
+        twice = next(t for t in vocab if t in seen or seen.add(t))
+        raise refuse(f"vocab holds the tag {twice!r} twice")
+    if not isinstance(vectors, torch.Tensor) or not vectors.is_floating_point() or vectors.ndim != 2:
+        what = (f"a {vectors.ndim}-d {vectors.dtype} tensor" if isinstance(vectors, torch.Tensor)
+                else type(vectors).__name__)
+        raise refuse(f"the tag vectors must be a 2-d float table, got {what}")
+    if vectors.shape[0] != len(vocab):
+        raise refuse(f"vocab has {len(vocab)} tags, but there are {vectors.shape[0]} tag vectors; "
+                     f"they must match one to one")
+    if vectors.shape[1] != tag_dim:
+        raise refuse(f"the tag vectors are {vectors.shape[1]} wide, but model.tag_dim is {tag_dim}")
+    if not torch.isfinite(vectors).all():
+        raise refuse("the tag vectors hold NaN or infinite values")
+
+
+def _weights_problem(state: Any, expected: dict[str, torch.Size]) -> str:
+    """What is wrong with ``state`` against the ``expected`` shapes, or ``""``."""
+    if not isinstance(state, dict):
+        return f"expected a table of tensors, got {type(state).__name__}"
+
+    def some(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
+
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    wrong = [f"{k} is {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__}, expected {tuple(shape)}"
+             for k, shape in expected.items()  # in the network's order: the first layer that differs first
+             if k in state and not (isinstance(v := state[k], torch.Tensor) and v.shape == shape)]
+    problems = ([f"missing {some(missing)}"] if missing else []) + ([f"unexpected {some(extra)}"] if extra else [])
+    problems += wrong[:3]
+    return "; ".join(problems)
 
 
 def upgrade_generator_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -73,6 +161,42 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def remove_killed_saves(run: Path) -> list[tuple[Path, int]]:
+    """Delete the temporary files that killed checkpoint and export saves left in ``run``'s
+    ``checkpoints/`` and ``export/`` (a checkpoint's is as large as a checkpoint, 143 MB for
+    the cpu preset). Only those folders, and only the temporary names of files a save
+    writes there. Returns each file removed, with its size in bytes.
+    """
+    removed = []
+    for sub, names in _SAVES.items():
+        for path in leftover_temp_files(run / sub, names):
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:  # gone meanwhile: nothing left to remove
+                continue
+            removed.append((path, size))
+    return removed
+
+
+def model_of_run(folder: Path) -> Path | None:
+    """The model a run folder (or its ``checkpoints/``) holds, as a user means it, or None when it has none yet.
+
+    Its ``export/`` when both files are there. Else the checkpoint export/ would have held:
+    ``best.pt``, the best check, when the run made checks, else its newest ``step-*.pt``
+    (a run stopped before its first export, or whose export/ was removed).
+    """
+    export = folder / "export"
+    if (export / "model.safetensors").is_file() and (export / "config.json").is_file():
+        return export
+    for checkpoints in (folder / "checkpoints", folder):
+        if (checkpoints / "best.pt").is_file():
+            return checkpoints / "best.pt"
+        if found := list_checkpoints(checkpoints):
+            return found[-1]
+    return None
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` (tensors and plain data only)."""
     path = Path(path)
@@ -85,9 +209,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                          f"Resume from an older one in the same folder.") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"{path}: not a colorize checkpoint of format {CHECKPOINT_FORMAT}")
+    missing = [key for key in ("config", "step", "G", "D", "vocab", "vectors", "encoder") if key not in state]
+    if missing or not isinstance(state["config"], dict):
+        raise ModelError(f"{path}: a colorize checkpoint without " + (", ".join(missing) or "its config")
+                         + ". Resume or export from another checkpoint of its run.")
     for key in ("G", "G_ema"):
-        if state.get(key) is not None:
+        if isinstance(state.get(key), dict):
             state[key] = upgrade_generator_state(state[key])
+    fix = "Resume or export from another checkpoint of its run."
+    check_model(path, state["config"].get("model"), state["vocab"], state["vectors"], state["encoder"],
+                weights=state["G"], discriminator=state["D"], fix=fix)
+    if state.get("G_ema") is not None:
+        check_model(path, state["config"]["model"], state["vocab"], state["vectors"], state["encoder"],
+                    weights=state["G_ema"], fix=fix)
     return state
 
 
@@ -104,6 +238,9 @@ def save_pretrained(folder: Path, generator_state: dict[str, torch.Tensor], mode
         t = t.detach().cpu()
         return (t.half() if half and t.is_floating_point() else t).contiguous()
 
+    # the same checks as loading: an export that could not be read back is never written
+    check_model(Path(folder) / "config.json", model_config, vocab, vectors, encoder, weights=generator_state,
+                fix="This is a bug in the code that exports it; the folder was left as it was.")
     tensors = {f"generator.{k}": store(v) for k, v in generator_state.items()}
     tensors["tags.vectors"] = store(vectors.float())
     folder = Path(folder)
@@ -132,6 +269,12 @@ def load_pretrained(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor], 
         raise ModelError(f"{folder}: not a readable colorize model ({type(e).__name__}: {e}). "
                          f"Export it again from its run with `colorize export`.") from None
     state = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
-    if "tags.vectors" not in tensors or "model" not in config or "vocab" not in config:
+    if not isinstance(config, dict) or "tags.vectors" not in tensors or "model" not in config or "vocab" not in config:
         raise ModelError(f"{folder}: model.safetensors or config.json lacks the tag table; not a colorize export.")
-    return config, upgrade_generator_state(state), tensors["tags.vectors"]
+    state, vectors = upgrade_generator_state(state), tensors["tags.vectors"]
+    fix = "Export it again from its run with `colorize export`."
+    check_model(config_file, config["model"], config["vocab"], vectors, config.get("encoder"), weights=state, fix=fix)
+    step = config.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise ModelError(f"{config_file}: step must be a whole number of training steps, got {step!r}. {fix}")
+    return config, state, vectors

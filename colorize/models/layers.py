@@ -8,12 +8,14 @@ Tags come as tokens ``[B, T, tag_dim]`` with a mask ``[B, T]`` (True = a real ta
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CrossAttention", "FiLM", "TagProjector", "as_tokens", "masked_mean", "norm_layer", "position_features"]
+__all__ = ["NORMS", "CrossAttention", "FiLM", "TagProjector", "as_tokens", "masked_mean", "norm_layer",
+           "position_features"]
 
 
 def as_tokens(tags: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,13 +35,18 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+# The normalisation layers a network may use, by name: channels -> layer.
+NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm2d,  # pix2pix's default
+    "instance": lambda channels: nn.InstanceNorm2d(channels, affine=True),
+}
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
-    """``batch`` (pix2pix's default) or ``instance`` normalisation; ``ValueError`` otherwise."""
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    raise ValueError(f"unknown norm {kind!r}; choose from batch, instance")
+    """The :data:`NORMS` layer ``kind`` for ``channels``; ``ValueError`` naming the choices otherwise."""
+    if kind not in NORMS:
+        raise ValueError(f"unknown norm {kind!r}; choose from {', '.join(NORMS)}")
+    return NORMS[kind](channels)
 
 
 class TagProjector(nn.Module):

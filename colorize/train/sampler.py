@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -112,12 +113,18 @@ class MixedBatchPlan:
                  group: int = 1, rank: int = 0, world: int = 1):
         if len(parts) != len(weights) or not parts:
             raise ValueError(f"need one weight per dataset, got {len(parts)} dataset(s) and {len(weights)} weight(s)")
-        if any(not w > 0 for w in weights):
-            raise ValueError(f"weights must be positive, got {list(weights)}")
+        if any(not (math.isfinite(w) and w > 0) for w in weights):
+            raise ValueError(f"weights must be positive numbers, got {list(weights)}")
+        # Shares of the largest weight: their sum stays at most the number of datasets, where
+        # the raw sum of two weights of 1e308 would overflow to inf and send every draw to the last.
+        top = max(weights)
+        shares = [w / top for w in weights]
+        if not all(share > 0 for share in shares):
+            raise ValueError(f"weights {list(weights)} differ too much for the smallest to ever be drawn")
         if any(len(p) == 0 for p in parts):
             raise ValueError(f"every dataset needs at least one index; sizes {[len(p) for p in parts]}")
         self.batch_size, self.seed, self.group, self.rank, self.world = batch_size, seed, group, rank, world
-        self.weights = [float(w) for w in weights]
+        self.weights = [float(w) for w in shares]
         self.offsets = [0, *itertools.accumulate(len(p) for p in parts)][:-1]
         # distinct shuffles per dataset (for up to 1,000 of them); one dataset keeps BatchPlan's own
         self.plans = [BatchPlan(p, batch_size, seed=seed if len(parts) == 1 else seed * 1000 + i, group=group,

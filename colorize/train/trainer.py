@@ -60,7 +60,7 @@ from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
-from colorize.models.io import load_checkpoint, save_checkpoint, save_pretrained
+from colorize.models.io import ModelError, load_checkpoint, remove_killed_saves, save_checkpoint, save_pretrained
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import find_checkpoint, new_run_dir
@@ -161,8 +161,11 @@ class Trainer:
         total, counting the time already trained) may change, to train longer.
         """
         checkpoint = find_checkpoint(resume, runs_dir)
-        state = load_checkpoint(checkpoint)
-        config = config_from_dict(TrainConfig, state["config"])
+        state = load_checkpoint(checkpoint)  # its model config, tag table and weights are checked there
+        try:
+            config = config_from_dict(TrainConfig, state["config"])
+        except (TypeError, ValueError) as e:  # a training setting out of range: name the file it came from
+            raise ModelError(f"{checkpoint}: {e}. Resume from another checkpoint of its run.") from None
         if steps is not None:
             config.steps = steps
         if minutes is not None:
@@ -260,6 +263,11 @@ class Trainer:
         if self.dist.main:
             # the resolved config goes into the run folder before any training
             atomic_write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            removed = remove_killed_saves(self.run_dir)
+            if removed:
+                tqdm.write(f"Removed {len(removed)} unfinished file(s), {sum(s for _, s in removed) / 1e6:.0f} MB, "
+                           f"left by saves that were killed: {', '.join(str(p) for p, _ in removed)}",
+                           file=sys.stderr)
         self._stop = False
         self._checked_at = -1
 
