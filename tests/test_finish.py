@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,6 +13,14 @@ from colorize.data.images import fit_square
 from colorize.finish import finish_layers, lay_lines
 from colorize.finish.flats import flat_colours, region_medians
 from colorize.finish.regions import find_regions, line_mask
+
+
+SKETCH = "1F469-200D-1F9B0"  # woman: red hair, from the test dataset
+
+
+def _sketch_file(dataset: Path) -> Path:
+    """One named sketch of the test dataset: the same file on every machine, whatever the directory order."""
+    return dataset / "sketch" / f"{SKETCH}.png"
 
 
 def _paper(size: int = 256, grey: int = 255) -> np.ndarray:
@@ -188,7 +197,7 @@ def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], 
 
     src = tmp_path / "in"
     src.mkdir()
-    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), size, interpolation=cv2.INTER_NEAREST)
+    big = cv2.resize(cv2.imread(str(_sketch_file(dataset))), size, interpolation=cv2.INTER_NEAREST)
     cv2.imwrite(str(src / "a.png"), big)
     result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
                                        "--finish", "flat", "--layers", *options, "--tags", "red heart",
@@ -282,7 +291,7 @@ def test_a_4000_px_scan_is_filled_at_4000_px_while_the_network_runs_at_its_own_s
 
     src = tmp_path / "in"
     src.mkdir()
-    sketch = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (4000, 4000),
+    sketch = cv2.resize(cv2.imread(str(_sketch_file(dataset))), (4000, 4000),
                         interpolation=cv2.INTER_LINEAR)
     cv2.imwrite(str(src / "scan.png"), sketch)
     colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
@@ -325,7 +334,7 @@ def test_colorizer_layers_gives_both_finishes_of_one_colouring(dataset, tiny_mod
     from colorize.infer.colorizer import Colorizer
 
     colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
-    sketch = next((dataset / "sketch").glob("*.png"))
+    sketch = _sketch_file(dataset)
     layers = colorizer.layers(sketch, "red heart")
     assert layers.soft.shape == layers.flats.shape == layers.sketch.shape and layers.labels.min() >= 1
     if layers.finish == "flat":

@@ -312,7 +312,7 @@ def test_help_reads():
 def test_a_sidecar_nested_100000_deep_fails_its_sketch_only(tmp_path, dataset, tiny_model):
     src = tmp_path / "in"
     src.mkdir()
-    sketch = next((dataset / "sketch").glob("*.png"))
+    sketch = dataset / "sketch" / f"{SKETCH}.png"
     shutil.copy(sketch, src / "a.png")
     shutil.copy(sketch, src / "b.png")
     (src / "a.png.json").write_text('{"tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -326,7 +326,7 @@ def test_a_sidecar_nested_100000_deep_fails_its_sketch_only(tmp_path, dataset, t
 def test_a_symlink_loop_among_the_inputs_fails_that_file_only(tmp_path, dataset, tiny_model):
     src = tmp_path / "in"
     src.mkdir()
-    shutil.copy(next((dataset / "sketch").glob("*.png")), src / "b.png")
+    shutil.copy(dataset / "sketch" / f"{SKETCH}.png", src / "b.png")
     (src / "loop.png").symlink_to(src / "loop.png")
     result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
                                        "--no-progress"])
