@@ -192,7 +192,7 @@ def test_balls_halve_down_to_one_pixel(gap, radii):
     ((4096, 4096), 16),
     ((64, 4096), 4),        # at most a 16th of the shorter side
     ((8, 1_000_000), 1),    # a strip: not a 4,000-px ball
-])
+], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v))
 def test_the_default_gap_scales_with_the_longer_side(shape, gap):
     assert default_gap(shape) == gap
 
