@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +15,15 @@ import pytest
 from colorize.data.images import fit_square
 from colorize.finish import finish_layers, lay_lines
 from colorize.finish.flats import flat_colours, region_medians
-from colorize.finish.regions import find_regions, line_mask
+from colorize.finish.regions import ball_radii, default_gap, default_min_area, find_regions, line_mask
+
+
+SKETCH = "1F469-200D-1F9B0"  # woman: red hair, from the test dataset
+
+
+def _sketch_file(dataset: Path) -> Path:
+    """One named sketch of the test dataset: the same file on every machine, whatever the directory order."""
+    return dataset / "sketch" / f"{SKETCH}.png"
 
 
 def _paper(size: int = 256, grey: int = 255) -> np.ndarray:
@@ -148,12 +160,69 @@ def test_a_smeared_region_stays_one_flat():
     assert inside[70:180, 70:180].all()
 
 
-def test_big_balls_close_wide_gaps_and_small_ones_still_seed_narrow_regions():
+@pytest.mark.parametrize("width", [3, 5, 9])  # the widest channel only a 1-, 2- or 4-px ball fits
+def test_big_balls_close_wide_gaps_and_small_ones_still_seed_narrow_regions(width):
+    """Balls of 8, 4, 2 and 1 px: the 8-px ball closes the square's 12-px gap, and a channel
+    that only a smaller ball fits still becomes a region of its own. Each channel is smaller
+    than the smallest region the left-over paper may seed, so only its own ball can seed it."""
     img = _square_with_gap(gap=12, thickness=2)
-    cv2.rectangle(img, (100, 100), (104, 170), (0, 0, 0), 1)  # a 3-px-wide channel inside
+    cv2.rectangle(img, (100, 100), (100 + width + 1, 122), (0, 0, 0), 1)  # `width` px wide inside, 1-px walls
+    channel = np.zeros(img.shape[:2], bool)
+    channel[101:122, 101:101 + width] = True
+    assert channel.sum() < default_min_area(8), "the left-over step must not be able to seed the channel"
     labels = find_regions(img, gap=8)
     assert labels[125, 125] != labels[10, 10]
-    assert labels[130, 102] not in (labels[125, 125], labels[10, 10])
+    inside = labels[111, 101 + width // 2]
+    assert inside not in (labels[125, 125], labels[10, 10])
+    assert (labels[channel] == inside).all(), "the whole channel is one region"
+
+
+@pytest.mark.parametrize("gap, radii", [(8, [8, 4, 2, 1]), (5, [5, 2, 1]), (1, [1]), (0, [])])
+def test_balls_halve_down_to_one_pixel(gap, radii):
+    assert ball_radii(gap) == radii
+
+
+@pytest.mark.parametrize("shape, gap", [
+    ((512, 512), 2),        # the default: 2 px at 512 px
+    ((256, 256), 1),
+    ((100, 60), 1),         # never below 1 px
+    ((1024, 1024), 4),
+    ((2048, 1536), 8),      # the longer side decides, whichever it is
+    ((1536, 2048), 8),
+    ((4096, 4096), 16),
+    ((64, 4096), 4),        # at most a 16th of the shorter side
+    ((8, 1_000_000), 1),    # a strip: not a 4,000-px ball
+], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v))
+def test_the_default_gap_scales_with_the_longer_side(shape, gap):
+    assert default_gap(shape) == gap
+
+
+def _gapped_drawing(scale: int, gap: int) -> np.ndarray:
+    """A 2-px square outline on a 512-px page with a ``gap``-px opening, drawn ``scale`` times larger."""
+    img = _paper(512 * scale)
+    s = scale
+    cv2.rectangle(img, (120 * s, 120 * s), (380 * s, 380 * s), (0, 0, 0), 2 * s)
+    img[250 * s:250 * s + gap, 370 * s:390 * s] = 255
+    return img
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+@pytest.mark.parametrize("how", ["find_regions", "finish_layers"])
+def test_the_default_gap_closes_the_same_drawing_at_any_scan_resolution(scale, how):
+    """At 512 px the default ball (2 px) closes a 4-px gap and a 5-px one leaks; scanned 4
+    times larger, the default ball (8 px) closes the same drawing's 16-px gap and a 17-px
+    one leaks. Checked through find_regions and through the finish `colorize run` uses,
+    which each choose the default."""
+    def regions(img):
+        if how == "find_regions":
+            return find_regions(img)
+        soft = np.full((64, 64, 3), 200, np.uint8)  # one colour: no cut by colour
+        return finish_layers(soft, img, (0, 0, 64, 64), how="flat").labels
+
+    closed = regions(_gapped_drawing(scale, 4 * scale))
+    assert closed[256 * scale, 256 * scale] != closed[10, 10], "the scaled gap is closed"
+    leaking = regions(_gapped_drawing(scale, 4 * scale + 1))
+    assert leaking[256 * scale, 256 * scale] == leaking[10, 10], "a wider gap than the scaled ball leaks"
 
 
 def test_region_medians_are_exact():
@@ -179,6 +248,94 @@ def test_flats_are_one_colour_per_region_and_the_background_stays_white():
     assert (flats[labels == labels[5, 5]] == 255).all()
 
 
+def _rgb(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+ORA_BLEND = {"svg:src-over": "normal", "svg:multiply": "multiply"}  # OpenRaster's names, as psd-tools names them
+
+
+def read_ora(path: Path) -> tuple[tuple[int, int], list[dict], np.ndarray]:
+    """An OpenRaster file read with zipfile, XML and Pillow, not with the code that wrote it:
+    (width, height), its layers bottom first ({name, blend, visible, offset, pixels}) and
+    its merged image."""
+    with zipfile.ZipFile(path) as ora:
+        assert ora.namelist()[0] == "mimetype" and ora.read("mimetype") == b"image/openraster"
+        assert ora.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
+        stack = ET.fromstring(ora.read("stack.xml"))
+        layers = [{"name": layer.get("name"),
+                   "blend": ORA_BLEND.get(layer.get("composite-op", "svg:src-over"), layer.get("composite-op")),
+                   "visible": layer.get("visibility", "visible") == "visible",
+                   "offset": (int(layer.get("x", 0)), int(layer.get("y", 0))),
+                   "pixels": _rgb(ora.read(layer.get("src")))}
+                  for layer in reversed(stack.findall(".//layer"))]  # OpenRaster lists the top first
+        return (int(stack.get("w")), int(stack.get("h"))), layers, _rgb(ora.read("mergedimage.png"))
+
+
+def read_psd(path: Path) -> tuple[tuple[int, int], list[dict], np.ndarray]:
+    """A Photoshop file read back with psd-tools, as :func:`read_ora` reads an ORA; the merged
+    image is the one stored in the file (what a viewer without layers shows)."""
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(path)
+    layers = [{"name": layer.name, "blend": layer.blend_mode.name.lower(), "visible": layer.visible,
+               "offset": layer.offset, "pixels": np.asarray(layer.topil().convert("RGB"))} for layer in psd]
+    return psd.size, layers, np.asarray(psd.topil().convert("RGB"))
+
+
+READERS = {"ora": read_ora, "psd": read_psd}
+
+
+def check_layers(size, layers, merged, finished, merged_tolerance: int) -> None:
+    """The layered file's promise: soft colour, flats, lines (bottom to top), each the
+    picture's size, lines multiplied, the finish the picture got visible and the other
+    colour layer hidden, and a merged image that is the finished picture."""
+    h, w = finished.sketch.shape[:2]
+    assert size == (w, h)
+    assert [layer["name"] for layer in layers] == ["soft colour", "flats", "lines"]
+    assert [layer["blend"] for layer in layers] == ["normal", "normal", "multiply"]
+    flat = finished.finish == "flat"
+    assert [layer["visible"] for layer in layers] == [not flat, flat, True], finished.finish
+    for layer, pixels in zip(layers, (finished.soft, finished.flats, finished.sketch)):
+        assert layer["offset"] == (0, 0) and np.array_equal(layer["pixels"], pixels), layer["name"]
+    assert np.abs(merged.astype(int) - finished.result).max() <= merged_tolerance
+
+
+def _finished(finish: str):
+    """A small Finished whose three layers differ everywhere, so each check can tell them apart."""
+    from colorize.finish import Finished
+
+    h, w = 30, 40
+    sketch = np.full((h, w, 3), 255, np.uint8)
+    sketch[10] = 0
+    sketch[:, 20] = 90
+    soft = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    labels = np.ones((h, w), np.int32)
+    labels[15:] = 2
+    flats = np.where(labels[..., None] == 1, np.uint8([200, 30, 40]), np.uint8([20, 180, 90])).astype(np.uint8)
+    result = lay_lines(flats if finish == "flat" else soft, sketch)
+    return Finished(sketch, soft, flats, labels, result, finish)
+
+
+@pytest.mark.parametrize("finish", ["flat", "soft"])  # soft: what flat falls back to
+@pytest.mark.parametrize("kind", ["ora", "psd"])
+def test_layered_files_hold_the_layers_and_show_the_finish_the_picture_got(tmp_path, kind, finish):
+    """Written by the writers, read back by an independent reader (zipfile + XML + Pillow
+    for ORA, psd-tools' reader for PSD): names, order, sizes, blend modes, visibility,
+    every layer's pixels, and the merged image. psd-tools composites the merged image
+    itself, in floats: within 1 of the picture."""
+    from colorize.finish.writers import WRITERS
+
+    finished = _finished(finish)
+    other = lay_lines(finished.soft if finish == "flat" else finished.flats, finished.sketch)
+    assert np.abs(other.astype(int) - finished.result).max() > 100, "the two finishes must look different"
+    path = WRITERS[kind].write(tmp_path / f"a{WRITERS[kind].suffix}", finished)
+    check_layers(*READERS[kind](path), finished, merged_tolerance=0 if kind == "ora" else 1)
+
+
 def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], *options: str) -> np.ndarray:
     """`colorize run --finish flat --layers [options]` on one dataset sketch resized to
     ``size`` (as IN/a.png, into tmp_path/out); returns the sketch (BGR) as written."""
@@ -188,7 +345,7 @@ def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], 
 
     src = tmp_path / "in"
     src.mkdir()
-    big = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), size, interpolation=cv2.INTER_NEAREST)
+    big = cv2.resize(cv2.imread(str(_sketch_file(dataset))), size, interpolation=cv2.INTER_NEAREST)
     cv2.imwrite(str(src / "a.png"), big)
     result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
                                        "--finish", "flat", "--layers", *options, "--tags", "red heart",
@@ -197,36 +354,66 @@ def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], 
     return big
 
 
-def test_run_writes_flats_and_layered_files_that_an_independent_reader_opens(tmp_path, dataset, tiny_model):
-    """--finish flat --layers: the PNG, an OpenRaster file read back with zipfile + XML (not
-    with the library that wrote it), and a 16-bit region map; compositing the layers gives
-    the flat result."""
-    import io
-    import xml.etree.ElementTree as ET
-    import zipfile
+def check_run_layers(read, png: np.ndarray, sketch: np.ndarray, finish: str, merged_tolerance: int) -> np.ndarray:
+    """What `colorize run --layers` promises of a layered file, read back by ``read``: the
+    layers of :func:`check_layers` at the sketch's size, the lines layer the sketch as
+    given, the visible colour layer under the lines giving the written PNG, and the merged
+    image the PNG. Returns the flats layer."""
+    size, layers, merged = read
+    h, w = sketch.shape[:2]
+    assert size == (w, h)
+    assert [layer["name"] for layer in layers] == ["soft colour", "flats", "lines"]
+    assert [layer["blend"] for layer in layers] == ["normal", "normal", "multiply"]
+    assert [layer["visible"] for layer in layers] == [finish == "soft", finish == "flat", True]
+    assert all(layer["offset"] == (0, 0) and layer["pixels"].shape == (h, w, 3) for layer in layers)
+    soft, flats, lines = (layer["pixels"].astype(np.int32) for layer in layers)
+    assert np.array_equal(lines, sketch)
+    shown = flats if finish == "flat" else soft
+    assert np.abs(shown * lines // 255 - png).max() <= 1
+    assert np.abs(merged.astype(np.int32) - png).max() <= merged_tolerance
+    return flats
 
+
+@pytest.mark.parametrize("kind", ["ora", "psd"])
+def test_run_writes_flats_and_layered_files_that_an_independent_reader_opens(tmp_path, dataset, tiny_model, kind):
+    """--finish flat --layers: the PNG, the layered file read back by an independent reader
+    (:data:`READERS`), and a 16-bit region map with one flat colour per region."""
     from PIL import Image
 
-    _run_flat_with_layers(tmp_path, dataset, tiny_model, (300, 300))
-    flat = np.asarray(Image.open(tmp_path / "out" / "a.png").convert("RGB"))
-    assert flat.shape == (300, 300, 3)
-    with zipfile.ZipFile(tmp_path / "out" / "a.ora") as ora:
-        assert ora.namelist()[0] == "mimetype" and ora.read("mimetype") == b"image/openraster"
-        assert ora.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
-        stack = ET.fromstring(ora.read("stack.xml"))
-        assert (stack.get("w"), stack.get("h")) == ("300", "300")
-        layers = stack.findall(".//layer")  # top first, as OpenRaster lists them
-        assert [layer.get("name") for layer in layers] == ["lines", "flats", "soft colour"]
-        images = {layer.get("name"): np.asarray(Image.open(io.BytesIO(ora.read(layer.get("src").lstrip("/"))))
-                                                .convert("RGB")).astype(np.int32) for layer in layers}
-        assert layers[0].get("composite-op") == "svg:multiply" and layers[2].get("visibility") == "hidden"
-        assert all(image.shape == (300, 300, 3) for image in images.values())
-        composite = images["flats"] * images["lines"] / 255.0
-        assert np.abs(composite - flat).max() <= 1.0
-    labels = cv2.imread(str(tmp_path / "out" / "a.regions.png"), cv2.IMREAD_UNCHANGED)
-    assert labels.dtype == np.uint16 and labels.shape == (300, 300) and labels.min() >= 1
+    big = _run_flat_with_layers(tmp_path, dataset, tiny_model, (300, 200), "--layers-format", kind)
+    out = tmp_path / "out"
+    assert not (out / ("a.psd" if kind == "ora" else "a.ora")).exists()
+    flat = np.asarray(Image.open(out / "a.png").convert("RGB")).astype(np.int32)
+    assert flat.shape == (200, 300, 3)
+    flats = check_run_layers(READERS[kind](out / f"a.{kind}"), flat, cv2.cvtColor(big, cv2.COLOR_BGR2RGB), "flat",
+                             merged_tolerance=0 if kind == "ora" else 1)
+    labels = cv2.imread(str(out / "a.regions.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.dtype == np.uint16 and labels.shape == (200, 300) and labels.min() >= 1
     for region in np.unique(labels):  # one colour per region in the flats layer
-        assert len(np.unique(images["flats"][labels == region], axis=0)) == 1
+        assert len(np.unique(flats[labels == region], axis=0)) == 1
+
+
+def test_a_sketch_finished_soft_shows_its_soft_layer_in_both_layered_files(tmp_path, tiny_model):
+    """A sketch --finish flat cannot help (no lines) falls back to soft: its ORA and PSD then
+    show the soft colour and hide the flats, and their merged images are the soft result."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from colorize.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    blank = np.full((90, 120, 3), 255, np.uint8)
+    cv2.imwrite(str(src / "blank.png"), blank)
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
+                                       "--finish", "flat", "--layers", "--layers-format", "both", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "blank.png: finished soft, not flat" in result.output
+    out = tmp_path / "out"
+    png = np.asarray(Image.open(out / "blank.png").convert("RGB")).astype(np.int32)
+    for kind in ("ora", "psd"):
+        check_run_layers(READERS[kind](out / f"blank.{kind}"), png, blank, "soft",
+                         merged_tolerance=0 if kind == "ora" else 1)
 
 
 def test_run_writes_a_psd_that_imagemagick_reads_layer_by_layer(tmp_path, dataset, tiny_model):
@@ -282,7 +469,7 @@ def test_a_4000_px_scan_is_filled_at_4000_px_while_the_network_runs_at_its_own_s
 
     src = tmp_path / "in"
     src.mkdir()
-    sketch = cv2.resize(cv2.imread(str(next((dataset / "sketch").glob("*.png")))), (4000, 4000),
+    sketch = cv2.resize(cv2.imread(str(_sketch_file(dataset))), (4000, 4000),
                         interpolation=cv2.INTER_LINEAR)
     cv2.imwrite(str(src / "scan.png"), sketch)
     colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
@@ -325,7 +512,7 @@ def test_colorizer_layers_gives_both_finishes_of_one_colouring(dataset, tiny_mod
     from colorize.infer.colorizer import Colorizer
 
     colorizer = Colorizer.from_pretrained(tiny_model, device="cpu")
-    sketch = next((dataset / "sketch").glob("*.png"))
+    sketch = _sketch_file(dataset)
     layers = colorizer.layers(sketch, "red heart")
     assert layers.soft.shape == layers.flats.shape == layers.sketch.shape and layers.labels.min() >= 1
     if layers.finish == "flat":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +299,59 @@ def test_output_tree_mirrors_inputs_and_names_never_collide(tmp_path, dataset, t
         assert side.size == (2 * alone.width, alone.height)
 
 
+OUTPUT_OPTIONS = {  # each extra file a picture can get, and the options that ask for it
+    ".side.png": ["--side-by-side"],
+    ".ora": ["--layers"],
+    ".psd": ["--layers", "--layers-format", "psd"],
+    ".regions.png": ["--layers"],
+}
+
+
+@pytest.fixture(scope="module")
+def every_output(tmp_path_factory, dataset, tiny_model) -> Path:
+    """in/a.png coloured once into out/ with every output file: what a fresh run writes."""
+    root = tmp_path_factory.mktemp("every-output")
+    (root / "in").mkdir()
+    sketch(dataset).save(root / "in" / "a.png")
+    result = run(root / "in", "-o", root / "out", "--model", tiny_model, "--side-by-side", "--layers",
+                 "--layers-format", "both")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _content(path: Path) -> bytes | dict[str, bytes]:
+    """A file's content: its bytes, or an ORA's members (the zip stamps each with the time of writing)."""
+    if path.suffix == ".ora":
+        with zipfile.ZipFile(path) as ora:
+            return {name: ora.read(name) for name in ora.namelist()}
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", list(OUTPUT_OPTIONS))
+def test_an_existing_output_of_any_kind_is_kept_without_overwrite_and_replaced_with_it(tmp_path, every_output,
+                                                                                      tiny_model, suffix):
+    """Any file a picture would get, not only its PNG: without --overwrite an existing one is
+    kept as it is, the picture is skipped with a line naming that file, and none of its
+    other files are written (a picture's files go together); with --overwrite it is replaced
+    by what a fresh run writes."""
+    src, out = every_output / "in", tmp_path / "out"
+    out.mkdir()
+    mine = out / f"a{suffix}"
+    mine.write_bytes(b"the user's file")
+    kept = run(src, "-o", out, "--model", tiny_model, *OUTPUT_OPTIONS[suffix])
+    assert kept.exit_code == 0, kept.output
+    assert "0 coloured, 0 failed, 1 skipped" in kept.output and "--overwrite" in kept.output
+    assert mine.read_bytes() == b"the user's file"
+    assert [p.name for p in out.iterdir()] == [mine.name], "no file of a skipped picture is written"
+
+    replaced = run(src, "-o", out, "--model", tiny_model, *OUTPUT_OPTIONS[suffix], "--overwrite")
+    assert replaced.exit_code == 0 and "1 coloured, 0 failed, 0 skipped" in replaced.output, replaced.output
+    written = sorted(p.name for p in out.iterdir())
+    assert mine.name in written and "a.png" in written
+    for name in written:
+        assert _content(out / name) == _content(every_output / "out" / name), name
+
+
 @pytest.mark.parametrize("where", ["in/out", "in", "in/sub/out"])
 def test_refuses_to_write_inside_an_input_folder(tmp_path, dataset, tiny_model, where):
     (tmp_path / "in" / "sub").mkdir(parents=True)
@@ -344,7 +398,7 @@ def test_help_reads():
 def test_a_sidecar_nested_100000_deep_fails_its_sketch_only(tmp_path, dataset, tiny_model):
     src = tmp_path / "in"
     src.mkdir()
-    sketch = next((dataset / "sketch").glob("*.png"))
+    sketch = dataset / "sketch" / f"{SKETCH}.png"
     shutil.copy(sketch, src / "a.png")
     shutil.copy(sketch, src / "b.png")
     (src / "a.png.json").write_text('{"tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -358,7 +412,7 @@ def test_a_sidecar_nested_100000_deep_fails_its_sketch_only(tmp_path, dataset, t
 def test_a_symlink_loop_among_the_inputs_fails_that_file_only(tmp_path, dataset, tiny_model):
     src = tmp_path / "in"
     src.mkdir()
-    shutil.copy(next((dataset / "sketch").glob("*.png")), src / "b.png")
+    shutil.copy(dataset / "sketch" / f"{SKETCH}.png", src / "b.png")
     (src / "loop.png").symlink_to(src / "loop.png")
     result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model),
                                        "--no-progress"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from colorize.data.tags import emoji_tags, normalize_tag, parse_tags, place_tones, with_colour_words
+from colorize.data.tags import SKIN_TONES, emoji_tags, normalize_tag, parse_tags, place_tones, with_colour_words
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -57,6 +57,40 @@ def test_emoji_tags(emoji_id, tags):
     assert emoji_tags(codepoints(emoji_id)) == tags
 
 
+# two people of the same tone, the tone written twice (the people-holding-hands form that
+# has no one-code-point emoji): one plain tone tag, neither person placed
+SAME_TONE_TWICE = [
+    ("1F9D1-1F3FD-200D-1F91D-200D-1F9D1-1F3FD", ["people holding hands", "medium skin tone"]),
+    ("1F468-1F3FB-200D-2764-FE0F-200D-1F48B-200D-1F468-1F3FB", ["kiss man man", "light skin tone"]),
+    ("1F469-1F3FF-200D-2764-FE0F-200D-1F469-1F3FF", ["couple with heart woman woman", "dark skin tone"]),
+]
+
+
+@pytest.mark.parametrize("emoji_id, tags", SAME_TONE_TWICE)
+def test_two_people_of_one_tone_get_that_tone_once_and_unplaced(emoji_id, tags):
+    assert emoji_tags(codepoints(emoji_id)) == tags
+
+
+@pytest.mark.parametrize("emoji_id, tags", SAME_TONE_TWICE)
+@pytest.mark.parametrize("spelling", ["openmoji", "twemoji", "noto"])
+def test_an_emoji_sets_file_name_of_two_people_of_one_tone_gives_their_tags_and_drawing(emoji_id, tags, spelling):
+    """Each way an emoji set spells the file (OpenMoji's upper case, Twemoji's lower case
+    without the variation selector, Noto's emoji_u): the same tags, and the drawing that
+    the two-tone colourings of the same emoji share."""
+    from colorize.data.emojiset import codepoints_from_name, drawing_of
+
+    stem = {"openmoji": emoji_id,
+            "twemoji": emoji_id.lower().replace("-fe0f", ""),
+            "noto": "emoji_u" + emoji_id.lower().replace("-", "_")}[spelling]
+    parsed = codepoints_from_name(stem)
+    assert emoji_tags(parsed) == tags
+    second = max(i for i, c in enumerate(parsed) if c in SKIN_TONES)
+    other = 0x1F3FF if parsed[second] != 0x1F3FF else 0x1F3FB
+    two_tones = parsed[:second] + [other] + parsed[second + 1:]  # the person on the right in another tone
+    assert drawing_of(parsed) == drawing_of(two_tones)
+    assert emoji_tags(two_tones) == [tags[0], f"{tags[1]} on the left", f"{SKIN_TONES[other]} on the right"]
+
+
 def test_attribute_words_are_only_split_when_the_sequence_carries_them():
     # "red hair" alone is its own emoji and its own single tag
     assert emoji_tags([0x1F9B0]) == ["red hair"]
@@ -66,6 +100,9 @@ def test_place_tones_leaves_other_attributes_alone():
     assert place_tones(["light skin tone", "dark skin tone", "red hair"], ["light skin tone", "dark skin tone"]) == \
         ["light skin tone on the left", "dark skin tone on the right", "red hair"]
     assert place_tones(["light skin tone"], ["light skin tone"]) == ["light skin tone"]
+    assert place_tones(["light skin tone"], ["light skin tone", "light skin tone"]) == ["light skin tone"]
+    assert place_tones(["light skin tone", "red hair"], ["light skin tone", "light skin tone"]) == \
+        ["light skin tone", "red hair"]
 
 
 @pytest.mark.parametrize("tags, added", [
