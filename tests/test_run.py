@@ -341,6 +341,7 @@ def test_an_existing_output_of_any_kind_is_kept_without_overwrite_and_replaced_w
     kept = run(src, "-o", out, "--model", tiny_model, *OUTPUT_OPTIONS[suffix])
     assert kept.exit_code == 0, kept.output
     assert "0 coloured, 0 failed, 1 skipped" in kept.output and "--overwrite" in kept.output
+    assert f"{mine.name} exists" in kept.output, "the summary names the file that exists, not the PNG"
     assert mine.read_bytes() == b"the user's file"
     assert [p.name for p in out.iterdir()] == [mine.name], "no file of a skipped picture is written"
 

@@ -119,8 +119,9 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
                    f"(-v lists them).", err=True)
     if report.skipped:
         first = next(r for r in report.records if r.status == "skipped")
-        click.echo(f"{report.skipped} skipped because their results exist (e.g. {first.output}); "
-                   f"pass --overwrite to replace them.", err=True)
+        # the message names the output that exists, which need not be the PNG (an .ora, a .psd)
+        click.echo(f"{report.skipped} skipped because their results exist; the first, {first.source}: "
+                   f"{first.message}", err=True)
     click.echo(f"{out}: {report.coloured} coloured, {report.failed} failed, {report.skipped} skipped.")
     if report.failed:
         raise click.ClickException(f"{report.failed} file(s) failed; each is named above with what to do.")
