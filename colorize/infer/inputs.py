@@ -114,6 +114,12 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
             if key not in seen:
                 seen.add(key)
                 result.sources.append(source)
+    notes, told = [], set()  # a FIFO found by a folder and by a pattern is named once
+    for folder, message in result.notes:
+        if (resolved(folder), message) not in told:
+            told.add((resolved(folder), message))
+            notes.append((folder, message))
+    result.notes = notes
     return result
 
 
