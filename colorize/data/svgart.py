@@ -273,8 +273,11 @@ def drawing_depth(root: ET.Element, limit: int = MAX_DEPTH) -> int:
 
 
 def read_svg(data: bytes, categories: Sequence[str] = (), max_elements: int = MAX_ELEMENTS,
-             max_depth: int = MAX_DEPTH) -> SvgArt:
-    """Parse and clean one SVG file's bytes; raises :class:`SvgError` saying what is wrong."""
+             max_depth: int | None = None) -> SvgArt:
+    """Parse and clean one SVG file's bytes; raises :class:`SvgError` saying what is wrong.
+
+    ``max_depth`` defaults to :data:`MAX_DEPTH`, read at each call."""
+    max_depth = MAX_DEPTH if max_depth is None else max_depth
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
