@@ -99,6 +99,8 @@ BAD = {  # file -> what its report line says
     "huge.svg": (svg('<circle r="5" fill="red"/>', 'viewBox="0 0 1e12 1e12"'), "a broken file"),
     "nosize.svg": (svg('<circle r="5" fill="red"/>', ""), "has no size"),
     "html.svg": ("<html><body>not a drawing</body></html>", "not <svg>"),
+    "panic.svg": (svg('<filter id="f"><feOffset dx="1e308" dy="1e308"/></filter><circle cx="100" cy="100" r="60" '
+                      'fill="#d42020" filter="url(#f)"/>'), "the renderer failed on it (a panic"),  # Rust's unwrap
 }
 
 

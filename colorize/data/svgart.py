@@ -422,6 +422,10 @@ def render(svg: str, size: int, width: float, height: float) -> np.ndarray:
         png = resvg_py.svg_to_bytes(svg_string=svg, width=w, height=h, background="#ffffff", skip_system_fonts=False)
     except (ValueError, RuntimeError, OSError) as e:
         raise SvgError(f"the renderer refused it ({e})") from None
+    except BaseException as e:  # a Rust panic (feOffset dx="1e308") comes as pyo3's PanicException, no Exception
+        if type(e).__name__ != "PanicException":
+            raise
+        raise SvgError(f"the renderer failed on it (a panic: {e})") from None
     bgr = cv2.imdecode(np.frombuffer(bytes(png), np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SvgError("the renderer returned no image")
