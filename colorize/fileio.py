@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_together",
-           "inside", "leftover_temp_files", "resolved"]
+__all__ = ["NotRegularFile", "OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text",
+           "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "read_regular", "resolved"]
 
 # atomic_open's temporary name for NAME: mkstemp's 8 random characters between ".NAME." and ".tmp"
 _TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
@@ -123,3 +124,37 @@ def resolved(path: str | os.PathLike) -> Path:
         return Path(path).resolve()
     except (RuntimeError, OSError):
         return Path(os.path.abspath(path))
+
+
+class NotRegularFile(OSError):
+    """A path that names a FIFO, a device, a socket or a folder where a file's bytes were expected."""
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def file_kind(mode: int) -> str | None:
+    """What a ``st_mode`` names when it is not a regular file ("a FIFO (named pipe)"); None for a regular file."""
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of ``path``, which must be a regular file (a symlink to one is fine).
+
+    Opened without blocking and checked on the open descriptor, because ``open()`` on a FIFO
+    waits for a writer forever and a device never ends; checking the path first would race
+    with a swap. Raises :class:`NotRegularFile` for anything else.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise NotRegularFile(f"it is {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)

@@ -7,7 +7,10 @@ Nothing under a folder is passed over without a word:
   to a folder already searched (a loop, or a second path to the same files) is reported
   in :attr:`Walk.notes` and not entered again;
 * **a folder that cannot be listed** (no permission, an I/O error) is reported in
-  :attr:`Walk.problems` with the reason; the caller counts it as a failure.
+  :attr:`Walk.problems` with the reason; the caller counts it as a failure;
+* **a name that is no regular file** (a FIFO, a device, a socket named ``*.png``) is
+  reported in :attr:`Walk.notes` and skipped: opening a FIFO waits for a writer forever.
+  A symlink to a regular file is taken.
 
 Names are shown with :func:`shown`, so a file name with a newline or other control
 character cannot split or forge a line of a report.
@@ -23,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colorize.fileio import resolved
+from colorize.fileio import file_kind, resolved
 
-__all__ = ["Walk", "shown", "under", "walk_images"]
+__all__ = ["Walk", "not_regular", "shown", "under", "walk_images"]
 
 
 def shown(name: str | os.PathLike) -> str:
@@ -80,6 +83,23 @@ def walk_images(root: Path, suffixes: Sequence[str], skip: Path | None = None) -
             searched.add(real)
             entered.append(name)
         dirs[:] = entered
-        walk.files += [here / name for name in sorted(files)
-                       if not name.startswith(".") and Path(name).suffix.lower() in suffixes]
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in suffixes:
+                continue
+            kind = not_regular(here / name)
+            if kind is not None:
+                walk.notes.append((here / name, f"is {kind}, not an image file; skipped"))
+                continue
+            walk.files.append(here / name)
     return walk
+
+
+def not_regular(path: Path) -> str | None:
+    """What ``path`` is when it is no regular file (a FIFO would block its reader forever), else None.
+
+    A file that cannot be looked at (a dangling symlink) is kept: reading it names the problem.
+    """
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError:
+        return None

@@ -1,9 +1,10 @@
 """Property tests: whatever a user or a client sends, only the documented error comes out.
 
 Each property feeds generated input to one reader of user data (tag text, tag files,
-query strings, manifests, image headers, a whole run) and checks two things: the only
-exception is the documented one (TagFileError, HTTPException 400, ManifestError,
-ImageError), and no file outside the output folder is touched.
+query strings, manifests, image headers, a whole run, SVG import) and checks two things:
+the only exception is the documented one (TagFileError, HTTPException 400, ManifestError,
+ImageError; for an import, one report line per file that is not imported, within the
+per-file time limit), and no file outside the output folder is touched.
 
 The CI profile keeps each property to a few dozen examples; the "long" profile runs many
 more (``python benchmarks/fuzz.py``, or ``HYPOTHESIS_PROFILE=long pytest tests/test_fuzz.py``).
@@ -225,6 +226,84 @@ def test_a_run_over_damaged_files_touches_nothing_outside_its_output(tmp_path_fa
     assert report.coloured >= 1 and len(report.records) == len(files) + 1
     for record in report.records:
         assert record.status in ("coloured", "failed") and "\n" not in record.source + record.message
+
+
+# -- SVG import ---------------------------------------------------------------------------
+
+REFERENCES = st.sampled_from(["#a", "#f", "#missing", "file:///etc/hostname", "/etc/hostname", "../secret.svg",
+                              "http://127.0.0.1:9/x.svg", "data:image/png;base64,AAAA", "data:,", ""])
+BIG = st.sampled_from(["0", "1", "3", "-1", "nan", "1e6", "1e308", "99999999999", "2.5e-9"])
+ENTITIES = st.sampled_from([
+    ("", ""),
+    ('<!ENTITY e "red">', "&e;"),
+    ('<!ENTITY e SYSTEM "file:///etc/hostname">', "&e;"),  # external: never fetched, the file fails
+    ('<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY e "&b;&b;&b;&b;&b;&b;&b;&b;">', "&e;"),
+    ('<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;', ""),
+])
+SIZES = st.sampled_from(['width="200" height="200"', 'width="200" height="200"', 'width="0" height="0"', 'width="1e12" height="5"',
+                         'viewBox="0 0 100 50"', "", 'width="-5" height="10"', 'width="20mm" height="1in"',
+                         'viewBox="0 0 nan 1"', 'width="200" height="200" viewBox="0 0 1e-9 1e-9"',
+                         'width="1e-6" height="1e-6"'])
+PRIMITIVES = st.sampled_from(['<feMorphology operator="dilate" radius="{n}"/>', '<feGaussianBlur stdDeviation="{n}"/>',
+                              '<feTurbulence baseFrequency="0.05" numOctaves="{n}"/>', '<feOffset dx="{n}" dy="{n}"/>',
+                              '<feImage href="{ref}"/>', '<feDropShadow stdDeviation="{n}"/>',
+                              '<feConvolveMatrix order="{n}" kernelMatrix="1 0 1"/>'])
+
+
+@st.composite
+def hostile_svgs(draw) -> str:
+    """Clip art with what breaks renderers: deep nesting, references near and far, filters with
+    huge parameters, entities, and sizes that are zero, huge or nonsense."""
+    declarations, text = draw(ENTITIES)
+    primitives = "".join(draw(PRIMITIVES).format(n=draw(BIG), ref=draw(REFERENCES))
+                         for _ in range(draw(st.integers(0, 3))))
+    refs = "".join(f'<use xlink:href="{ref}"/><image width="50" height="50" href="{ref}"/>'
+                   for ref in draw(st.lists(REFERENCES, max_size=3)))
+    shape = (f'<g id="a"><circle cx="100" cy="100" r="60" fill="#d42020" stroke="#000" stroke-width="5" '
+             f'filter="url(#{draw(st.sampled_from(["f", "a", "missing"]))})"/>{refs}<text x="10" y="20">{text}</text></g>')
+    # Mostly drawable, so the filters and references reach the renderer; some past every limit.
+    depth = draw(st.sampled_from([0, 0, 0, 1, 3, 40, 99, 101, 260, 5000]))
+    chain = draw(st.sampled_from([0, 0, 0, 5, 30, 150]))  # <use> links, each naming the one before
+    links = "".join(f'<g id="u{i}"><use xlink:href="#u{i - 1}"/></g>' for i in range(1, chain))
+    doctype = f"<!DOCTYPE svg [{declarations}]>" if declarations else ""
+    return (f'<?xml version="1.0"?>{doctype}<svg xmlns="http://www.w3.org/2000/svg" '
+            f'xmlns:xlink="http://www.w3.org/1999/xlink" {draw(SIZES)}>'
+            f'<style>@import url("http://127.0.0.1:9/x.css");</style><defs><filter id="f">{primitives}</filter>'
+            f'<g id="u0"><rect width="9" height="9" fill="#2060e0"/></g>{links}</defs>'
+            + "<g>" * depth + shape + "</g>" * depth + (f'<use xlink:href="#u{chain - 1}"/>' if chain else "")
+            + "</svg>")
+
+
+SVG_TIME_LIMIT = 2.0  # seconds per file: small, so a slow filter costs the suite little
+
+
+@pytest.mark.timeout(300)
+@settings(max_examples=int(os.environ.get("FUZZ_SVG_EXAMPLES", "30")))
+@given(hostile_svgs())
+def test_any_svg_imports_or_gets_one_report_line_within_the_time_limit(tmp_path_factory, text):
+    import time
+
+    from colorize.data.importer import REPORT_NAME, import_folder
+
+    root = tmp_path_factory.mktemp("svg")
+    src = root / "src"
+    src.mkdir()
+    (src / "art.svg").write_text(text, encoding="utf-8")
+    (root / "secret.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>', encoding="utf-8")
+    before = tree(root)
+    started = time.monotonic()
+    report = import_folder(src, root / "out", size=32, workers=1, progress=False, time_limit=SVG_TIME_LIMIT)
+    assert time.monotonic() - started < SVG_TIME_LIMIT + 20  # one file: its limit, plus starting a worker
+    rows = list(Manifest(root / "out"))
+    lines = (root / "out" / REPORT_NAME).read_text(encoding="utf-8").splitlines()
+    assert all(line.startswith("art.svg: ") for line in lines), lines
+    if rows:
+        assert report.imported == 1 and [row["original"] for row in rows] == ["art.svg"]
+        assert all("skipped" not in line for line in lines), lines
+    else:
+        assert report.failed + report.filtered == 1 and len(lines) == 1 and lines[0].endswith(
+            ("skipped", "are wanted")), lines
+    assert {p for p in tree(root) if not p.startswith("out/")} == set(before)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import struct
 import zlib
@@ -327,3 +328,27 @@ def test_builders_share_one_previous_build_check(collection, tmp_path):
     with pytest.raises(ValueError, match="holds 64-px images and this build is 32 px. Use --force to rebuild it at 32"):
         check_previous(tmp_path, "openmoji", 32, fix="Use --force to rebuild it at {size} px.")
     assert check_previous(tmp_path, "openmoji", 32, fix="", force=True)["size"] == 64
+
+
+@pytest.mark.timeout(120, method="thread")  # a worker blocked on the FIFO would hold the pool past the signal
+def test_manifest_rows_outside_src_are_refused_by_line_and_the_rest_imported(dataset, tmp_path):
+    src, outside = tmp_path / "src", tmp_path / "outside"
+    src.mkdir()
+    outside.mkdir()
+    art(dataset, "1F469-200D-1F9B0").save(src / "inside.png")
+    art(dataset, "1F469-200D-1F9B0").save(outside / "secret.png")  # must never be read
+    os.mkfifo(src / "pipe.png")  # named by a row: no walk to skip it, so the reader must not block on it
+    table = tmp_path / "tags.csv"
+    table.write_text(f"path,tags\ninside.png,woman\n../outside/secret.png,x\n{outside / 'secret.png'},x\n"
+                     f"~/secret.png,x\nsub/../../outside/secret.png,x\npipe.png,x\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["data", "import", str(src), "--out", str(tmp_path / "out"), "--size", "64",
+                                       "--manifest", str(table), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "out" / REPORT_NAME).read_text().splitlines()
+    refused = {3: "the path goes up through '..'", 4: "the path is absolute", 5: "the path starts from a home folder",
+               6: "the path goes up through '..'"}
+    for number, why in refused.items():
+        lines = [line for line in report if line.startswith(f"{table}, line {number}: ")]
+        assert len(lines) == 1 and why in lines[0] and "outside SRC" in lines[0], report
+    assert report[-1] == "pipe.png: it is a FIFO (named pipe), not an image file; skipped", report
+    assert "failed 5" in result.output and [row["original"] for row in Manifest(tmp_path / "out")] == ["inside.png"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -521,3 +522,26 @@ def test_model_and_device_problems_read_the_same_in_every_command(tmp_path, tiny
         result = CliRunner().invoke(main, command + extra)
         assert result.exit_code == 1 and message in result.output, (command, result.output)
         assert "Traceback" not in result.output
+
+
+@pytest.mark.timeout(120, method="thread")  # a reader blocked in open() ignores the signal method
+def test_a_fifo_named_like_an_image_is_skipped_with_a_line_not_waited_on(tmp_path, dataset, tiny_model, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    sketch(dataset).save(src / "a.png")
+    sketch(dataset).save(tmp_path / "real.png")
+    (src / "linked.png").symlink_to(tmp_path / "real.png")  # a symlink to a regular file is still an input
+    os.mkfifo(src / "pipe.png")  # open() on it would wait for a writer forever
+    os.mkfifo(src / "sub" / "pipe.png")
+    monkeypatch.chdir(tmp_path)
+    result = run("in", "in/sub/*.png", "-o", "out", "--model", tiny_model, "--no-progress")
+    assert result.exit_code == 0, result.output
+    for name in ("in/pipe.png", "in/sub/pipe.png"):
+        lines = [line for line in result.output.splitlines() if name in line]
+        assert len(lines) == 1 and "is a FIFO (named pipe), not an image file; skipped" in lines[0], result.output
+    assert (out / "a.png").is_file() and (out / "linked.png").is_file()
+    assert not (out / "pipe.png").exists() and not (out / "sub").exists()
+    assert "2 coloured, 0 failed, 0 skipped" in result.output
+    named = run(src / "pipe.png", src / "a.png", "-o", tmp_path / "out2", "--model", tiny_model, "--no-progress")
+    assert named.exit_code == 0 and f"{src / 'pipe.png'}: is a FIFO" in named.output, named.output
+    assert (tmp_path / "out2" / "a.png").is_file()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from PIL import Image
 from colorize.cli import main
 from colorize.data.importer import REPORT_NAME, import_folder
 from colorize.data.manifest import Manifest
-from colorize.data.svgart import read_svg, svg_tags
+from colorize.data.svgart import Filters, read_svg, svg_tags
 
 NS = ('xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
       'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:cc="http://web.resource.org/cc/" '
@@ -97,6 +99,8 @@ BAD = {  # file -> what its report line says
     "huge.svg": (svg('<circle r="5" fill="red"/>', 'viewBox="0 0 1e12 1e12"'), "a broken file"),
     "nosize.svg": (svg('<circle r="5" fill="red"/>', ""), "has no size"),
     "html.svg": ("<html><body>not a drawing</body></html>", "not <svg>"),
+    "panic.svg": (svg('<filter id="f"><feOffset dx="1e308" dy="1e308"/></filter><circle cx="100" cy="100" r="60" '
+                      'fill="#d42020" filter="url(#f)"/>'), "the renderer failed on it (a panic"),  # Rust's unwrap
 }
 
 
@@ -224,3 +228,123 @@ def test_svg_tags_drop_names_licences_and_numbering():
                                                                       "l&amp;eacute;zard"])), categories=["animals", "reptiles"])
     assert art.tags == ["cat", "animal", "lézard", "animals", "reptiles"]
     assert svg_tags(art.root) == ["cat", "animal", "lézard"]
+
+
+# -- files that would crash, hang or stop the import ---------------------------------------
+
+
+def nested(depth: int) -> str:
+    """A coloured apple ``depth`` <g> levels down: plain clip art, except for its nesting."""
+    return svg("<g>" * depth + '<circle cx="100" cy="100" r="60" fill="#d42020" stroke="#000" stroke-width="5"/>'
+               + "</g>" * depth)
+
+
+def use_chain(links: int) -> str:
+    """A shape reached through ``links`` <use> elements, each naming the one before: deep only by reference."""
+    chain = "".join(f'<g id="u{i}"><use xlink:href="#u{i - 1}"/></g>' for i in range(1, links))
+    return svg(f'<defs><g id="u0"><circle cx="100" cy="100" r="60" fill="#d42020" stroke="#000"/></g>{chain}</defs>'
+               f'<use xlink:href="#u{links - 1}"/>')
+
+
+def filtered(primitive: str) -> str:
+    return svg(f'<filter id="f">{primitive}</filter><circle cx="100" cy="100" r="60" fill="#d42020" stroke="#000" '
+               f'stroke-width="5" filter="url(#f)"/>')
+
+
+def import_lines(src: Path, out: Path, **kwargs) -> tuple[object, dict[str, list[str]]]:
+    """Import ``src``; the report, and each file's report lines by name."""
+    report = import_folder(src, out, size=64, workers=1, progress=False, **kwargs)
+    lines: dict[str, list[str]] = {}
+    for line in (out / REPORT_NAME).read_text().splitlines():
+        lines.setdefault(line.split(":", 1)[0], []).append(line)
+    return report, lines
+
+
+@pytest.mark.timeout(120)
+def test_deep_nesting_is_refused_by_name_before_it_reaches_the_renderer(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    deep = {"g300.svg": nested(300),  # resvg segfaults from about 250 levels
+            "g5000.svg": nested(5000),  # 35 KB: ET.tostring raised RecursionError here
+            "chain.svg": use_chain(150)}  # 150 <use> links: 300 levels once the renderer follows them
+    for name, text in {**deep, "apple.svg": APPLE, "shallow.svg": nested(60)}.items():
+        (src / name).write_text(text, encoding="utf-8")
+    report, lines = import_lines(src, tmp_path / "out")
+    for name in deep:
+        assert len(lines[name]) == 1 and "nests over 100 levels deep" in lines[name][0], lines
+    assert report.failed == len(deep) and report.imported == 2
+    assert {row["original"] for row in Manifest(tmp_path / "out")} == {"apple.svg", "shallow.svg"}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_killed_by_the_renderer_fails_its_file_and_the_rest_go_on(tmp_path, monkeypatch, workers):
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the lifted depth limit reaches the workers only when they are forked")
+    monkeypatch.setattr("colorize.data.svgart.MAX_DEPTH", 100_000)  # let the real segfault through
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in {"a.svg": APPLE, "b-crash.svg": nested(300), "c.svg": FILLS_ONLY, "d-crash.svg": nested(400),
+                       "e.svg": BEHIND}.items():
+        (src / name).write_text(text, encoding="utf-8")
+    report = import_folder(src, tmp_path / "out", size=64, workers=workers, progress=False)
+    lines = (tmp_path / "out" / REPORT_NAME).read_text().splitlines()
+    for name in ("b-crash.svg", "d-crash.svg"):
+        mine = [line for line in lines if line.startswith(f"{name}:")]
+        assert len(mine) == 1 and "its worker crashed (signal SIGSEGV)" in mine[0], lines
+    assert report.failed == 2 and report.imported == 3
+    assert {row["original"] for row in Manifest(tmp_path / "out")} == {"a.svg", "c.svg", "e.svg"}
+
+
+@pytest.mark.timeout(60)
+def test_a_file_over_the_time_limit_is_stopped_and_the_next_one_imported(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    # A dilation this wide over the whole canvas takes resvg minutes at 256 px; the next file is
+    # imported by a fresh worker.
+    (src / "a-slow.svg").write_text(svg('<filter id="f"><feMorphology operator="dilate" radius="150"/></filter>'
+                                        '<rect width="200" height="200" fill="#d42020" filter="url(#f)"/>'),
+                                    encoding="utf-8")
+    (src / "b.svg").write_text(APPLE, encoding="utf-8")
+    started = time.monotonic()
+    report = import_folder(src, tmp_path / "out", size=256, workers=1, progress=False, time_limit=1.5)
+    assert time.monotonic() - started < 30
+    lines = (tmp_path / "out" / REPORT_NAME).read_text().splitlines()
+    assert lines == ["a-slow.svg: took over 1.5 s (--timeout), so it was stopped; skipped. Raise --timeout if "
+                     "files this slow are wanted"]
+    assert report.failed == 1 and report.imported == 1
+    assert [row["original"] for row in Manifest(tmp_path / "out")] == ["b.svg"]
+
+
+@pytest.mark.timeout(60)
+def test_a_billion_turbulence_octaves_render_as_ten(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for octaves in (10, 1_000_000_000):
+        (src / f"turbulence-{octaves}.svg").write_text(filtered(
+            f'<feTurbulence baseFrequency="0.05" numOctaves="{octaves}" seed="3"/><feComposite in2="SourceGraphic" '
+            f'operator="in"/>'), encoding="utf-8")
+    report = import_folder(src, tmp_path / "out", size=64, workers=1, progress=False, time_limit=10,
+                           filters=Filters(min_colour=0, max_background=1))
+    assert report.imported == 2, (tmp_path / "out" / REPORT_NAME).read_text()
+    colours = {row["original"]: np.asarray(Image.open(tmp_path / "out" / row["color"]))
+               for row in Manifest(tmp_path / "out")}
+    assert np.array_equal(colours["turbulence-10.svg"], colours["turbulence-1000000000.svg"])
+
+
+@pytest.mark.timeout(60, method="thread")  # a worker blocked in open() would hold the pool past the signal
+def test_a_fifo_named_svg_or_png_is_skipped_with_one_line(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "apple.svg").write_text(APPLE, encoding="utf-8")
+    (tmp_path / "elsewhere.svg").write_text(BEHIND, encoding="utf-8")
+    (src / "linked.svg").symlink_to(tmp_path / "elsewhere.svg")  # a symlink to a regular file is imported
+    os.mkfifo(src / "pipe.svg")
+    os.mkfifo(src / "pipe.png")
+    report, lines = import_lines(src, tmp_path / "out")
+    for name in ("pipe.svg", "pipe.png"):
+        assert lines[str(src / name)] == [f"{src / name}: is a FIFO (named pipe), not an image file; skipped"], lines
+    assert report.imported == 2 and report.failed == 0
+    assert {row["original"] for row in Manifest(tmp_path / "out")} == {"apple.svg", "linked.svg"}

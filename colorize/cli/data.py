@@ -91,6 +91,17 @@ def _filters(min_colour, max_background, min_side, max_bitmap):
     return Filters(min_colour=min_colour, max_background=max_background, min_side=min_side, max_bitmap=max_bitmap)
 
 
+def timeout_option(command):
+    """``--timeout``: seconds one file may take to import (``colorize.data.importer.TIME_LIMIT``)."""
+    from colorize.data.importer import TIME_LIMIT
+
+    return click.option("--timeout", "time_limit", type=click.FloatRange(0, None, min_open=True), default=TIME_LIMIT,
+                        show_default=True,
+                        help="Seconds one file may take; a file still rendering then (an SVG filter that "
+                             "would run for hours, say) is stopped, reported and skipped. OpenMoji's slowest "
+                             "SVG takes 0.2 s at --size 256, 13 s at 4096.")(command)
+
+
 def _report_import(out: Path, report, strict: bool) -> None:
     from colorize.data.importer import REPORT_NAME
 
@@ -119,12 +130,15 @@ def _report_import(out: Path, report, strict: bool) -> None:
                    "'train' extracts it afresh at every load (a new style each epoch; "
                    "0.2-0.6 ms per 256-px image on one core).")
 @click.option("--manifest", "table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV (path,tags columns) or JSONL of the files to import and their tags; paths relative to SRC.")
+              help="CSV (path,tags columns) or JSONL of the files to import and their tags; paths relative to "
+                   "SRC and inside it (a row with an absolute path or '..' fails).")
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
+@timeout_option
 @max_pixels_option()
 @click.option("--strict", is_flag=True, help="Exit with an error if any file failed.")
 @svg_filter_options
-def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, strict, **filters) -> None:
+def import_(src, out, size, extractor, extract_at, table, workers, time_limit, max_pixels, strict,
+            **filters) -> None:
     """Import a folder of colour illustrations with tags as a training set.
 
     SRC is searched recursively for PNG, JPEG, WebP, BMP, GIF (first frame), TIFF and
@@ -137,15 +151,17 @@ def import_(src, out, size, extractor, extract_at, table, workers, max_pixels, s
     Line art is made with OpenCV (xdog, dilate, adaptive, or mixed). Byte-identical
     files are kept once; the split comes from a hash of each file, so adding files
     never moves old ones; a re-run imports only what is new. A file that fails is
-    reported on stderr and in OUT/import-report.txt, and the import goes on. Source
-    files are never modified.
+    reported on stderr and in OUT/import-report.txt, and the import goes on: a file
+    that crashes the renderer or runs past --timeout too. Source files are never
+    modified.
     """
     from colorize.data.importer import import_folder
     from colorize.data.tagfiles import TagFileError
 
     try:
         report = import_folder(src, out, size=size, extractor=extractor, extract_at=extract_at, table=table,
-                               workers=workers, max_pixels=max_pixels, filters=_filters(**filters))
+                               workers=workers, max_pixels=max_pixels, filters=_filters(**filters),
+                               time_limit=time_limit)
     except (FileNotFoundError, ValueError, TagFileError) as e:
         raise click.ClickException(str(e)) from None
     _report_import(out, report, strict)
@@ -164,9 +180,10 @@ OPENCLIPART = Path("/usr/share/openclipart/svg")
 @click.option("--extractor", default="mixed", show_default=True, type=click.Choice(EXTRACTOR_CHOICES),
               help="Line art for SVGs whose vectors have no usable outlines.")
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
+@timeout_option
 @click.option("--strict", is_flag=True, help="Exit with an error if any file failed.")
 @svg_filter_options
-def openclipart(src, out, size, extractor, workers, strict, **filters) -> None:
+def openclipart(src, out, size, extractor, workers, time_limit, strict, **filters) -> None:
     """Build a dataset from Openclipart, the public-domain clip-art library (Debian: openclipart-svg).
 
     Every SVG becomes a colour image and its line art, drawn from the SVG's own outlines
@@ -184,7 +201,8 @@ def openclipart(src, out, size, extractor, workers, strict, **filters) -> None:
         raise click.ClickException(f"{src}: no Openclipart SVGs here. {hint}")
     try:
         report = import_folder(src, out, size=size, extractor=extractor, workers=workers,
-                               filters=_filters(**filters), category_tags=True, source="openclipart")
+                               filters=_filters(**filters), category_tags=True, source="openclipart",
+                               time_limit=time_limit)
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     _report_import(out, report, strict)

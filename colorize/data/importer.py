@@ -21,12 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path, PurePosixPath
 
+from pebble import ProcessExpired, ProcessPool
 from tqdm import tqdm
 
 from colorize.data.extract import EXTRACTORS, get_extractor
@@ -35,16 +38,19 @@ from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, Manifest, split_for
 from colorize.data.svgart import Filters, SvgArt, SvgError, bitmap_share, line_ink, line_svg, read_svg, render, rejection
 from colorize.data.tagfiles import TagFileError, load_tag_table, sidecar_tags
-from colorize.fileio import atomic_open, atomic_write_text, resolved
+from colorize.fileio import NotRegularFile, atomic_open, atomic_write_text, file_kind, read_regular, resolved
 from colorize.folders import shown, walk_images
 
-__all__ = ["ImportReport", "import_folder", "REPORT_NAME"]
+__all__ = ["ImportReport", "import_folder", "REPORT_NAME", "TIME_LIMIT"]
 
 REPORT_NAME = "import-report.txt"
 SUFFIXES = IMAGE_SUFFIXES + (".svg",)  # SVGs are rendered, their line art drawn from the vectors
 MIN_INK, MAX_INK = 0.005, 0.45  # vector line art with less or more ink than this is no line art
 MAX_FILE_BYTES = 1 << 30
 WINDOW = 256  # files in flight at once; bounds memory whatever the collection size
+# Seconds one file may take before its worker is killed. Measured: OpenMoji's slowest SVG takes
+# 0.16 s at --size 256 and 13 s at --size 4096; a 19,000-path clip-art file 13 s at 256.
+TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -85,11 +91,15 @@ def _import_one(job: _Job) -> dict:
     """Worker: import one file; return its row (with ``_status``), or ``{'_error': ...}``."""
     path, out = Path(job.path), Path(job.out)
     try:
-        size = path.stat().st_size  # checked before reading: an oversized file is never loaded
-        if size > MAX_FILE_BYTES:
-            return {"_error": f"{job.name}: file is {size / 2**20:,.1f} MiB, over the {MAX_FILE_BYTES >> 20} MiB "
-                              f"limit for one image; skipped"}
-        data = path.read_bytes()
+        info = path.stat()  # checked before reading: an oversized file is never loaded
+        if (kind := file_kind(info.st_mode)) is not None:
+            return {"_error": f"{job.name}: it is {kind}, not an image file; skipped"}
+        if info.st_size > MAX_FILE_BYTES:
+            return {"_error": f"{job.name}: file is {info.st_size / 2**20:,.1f} MiB, over the "
+                              f"{MAX_FILE_BYTES >> 20} MiB limit for one image; skipped"}
+        data = read_regular(path)  # a FIFO swapped in after the check still cannot block
+    except NotRegularFile as e:
+        return {"_error": f"{job.name}: {e}; skipped"}
     except OSError as e:
         return {"_error": f"{job.name}: cannot be read ({e.strerror or e}); skipped"}
     if not data:
@@ -176,15 +186,22 @@ def _import_svg(job: _Job, art: SvgArt, row: dict) -> dict:
 
 
 
-def _sources(src: Path, out: Path, table: dict[str, list[str]] | None,
-             report: ImportReport) -> list[tuple[Path, str, list[str] | None]]:
+def _sources(src: Path, out: Path, table: dict[str, list[str]] | None, report: ImportReport,
+             table_file: Path | None = None, lines: dict[str, int] | None = None,
+             ) -> list[tuple[Path, str, list[str] | None]]:
     """``(path, name, tags or None)`` for every file to import, in a stable order; folders
-    that cannot be searched go to ``report`` as failures (see :func:`walk_images`)."""
+    that cannot be searched, and table rows that point outside ``src``, go to ``report`` as
+    failures (see :func:`walk_images`)."""
     if table is not None:
         found = []
         for name, tags in table.items():
-            path = Path(name).expanduser()
-            found.append(((path if path.is_absolute() else src / path), name, tags))
+            if (why := _outside(name)) is not None:
+                report.failed += 1
+                _problem(report, f"{table_file}, line {(lines or {}).get(name, '?')}: {name}: {why}, so it points "
+                                 f"outside SRC ({src}); --manifest paths are relative to SRC. Skipped; move the "
+                                 f"file under SRC, or import from a SRC that holds it")
+                continue
+            found.append((src / name, name, tags))
         return found
     walk = walk_images(src, SUFFIXES, skip=resolved(out))
     for folder, message in walk.notes:
@@ -193,6 +210,21 @@ def _sources(src: Path, out: Path, table: dict[str, list[str]] | None,
         report.failed += 1
         _problem(report, f"{folder}: {message}")
     return [(path, path.relative_to(src).as_posix(), None) for path in walk.files]
+
+
+def _outside(name: str) -> str | None:
+    """Why a table row's path may lead out of SRC (absolute, from home, or through ``..``), else None.
+
+    Judged on the path as written: a symlink inside SRC is the user's own and is followed,
+    as the folder walk follows it."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute():
+        return "the path is absolute"
+    if name.startswith("~"):
+        return "the path starts from a home folder (~)"
+    if ".." in path.parts:
+        return "the path goes up through '..'"
+    return None
 
 
 def import_folder(
@@ -208,6 +240,7 @@ def import_folder(
     filters: Filters = Filters(),
     category_tags: bool = False,
     source: str = "import",
+    time_limit: float | None = TIME_LIMIT,
 ) -> ImportReport:
     """Import the images (and SVGs) under ``src`` into the dataset folder ``out``.
 
@@ -218,7 +251,9 @@ def import_folder(
         extractor: line extractor name (see :mod:`colorize.data.extract`).
         extract_at: ``'import'`` stores line art now; ``'train'`` leaves it to the training
             loader, which extracts afresh every epoch.
-        table: CSV/JSONL of (path, tags): import only those files, with those tags.
+        table: CSV/JSONL of (path, tags): import only those files, with those tags. Its paths
+            are relative to ``src`` and stay inside it: a row with an absolute path, ``~`` or
+            ``..`` is reported as failed and skipped.
         workers: processes to use; default: every core.
         max_pixels: refuse images with more pixels than this (decompression bombs).
         progress: show a progress bar on stderr.
@@ -226,6 +261,8 @@ def import_folder(
         category_tags: the names of an SVG's folders under ``src`` are tags too (Openclipart's
             categories, e.g. ``animals/mammals``).
         source: the dataset's name in ``dataset.json`` and in each row (``import``, ``openclipart``).
+        time_limit: seconds one file may take; a file over it is stopped, reported and skipped.
+            None: no limit.
 
     SVGs are rendered, not decoded: tags from their metadata when no sidecar or table row
     gives them, line art from their vectors (see :mod:`colorize.data.svgart`).
@@ -236,31 +273,70 @@ def import_folder(
         raise ValueError(f"extract_at must be 'import' or 'train', not {extract_at!r}")
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: not a folder. Pass the folder that holds your illustrations.")
-    tag_table = load_tag_table(table) if table is not None else None
+    lines: dict[str, int] = {}
+    tag_table = load_tag_table(table, lines) if table is not None else None
     out.mkdir(parents=True, exist_ok=True)
     check_previous(out, source, size, fix="Import into another --out, or pass --size {previous}.")
 
     report = ImportReport()
-    sources = _sources(src, out, tag_table, report)
+    sources = _sources(src, out, tag_table, report, table, lines)
     seen: dict[str, str] = {}
     made = _made_before(out)
     # Rows are streamed into the new manifest, which replaces the old one only when the import ends.
     with atomic_open(out / MANIFEST_NAME) as manifest:
         bar = tqdm(total=len(sources), desc="import", unit="img", disable=not progress, file=sys.stderr)
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            pending = (_Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels,
-                            filters, category_tags, source)
-                       for path, name, tags in sources)
-            # Submit in windows: Executor.map would hold a future for every file at once.
-            while window := list(islice(pending, WINDOW)):
-                for row in pool.map(_import_one, window, chunksize=8):
-                    bar.update()
-                    _take(row, seen, manifest, report, made)
+        jobs = (_Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels,
+                     filters, category_tags, source)
+                for path, name, tags in sources)
+        for row in _run_jobs(jobs, workers or os.cpu_count() or 1, time_limit):
+            bar.update()
+            _take(row, seen, manifest, report, made)
         bar.close()
         report.kept_old = _keep_old_rows(out, seen, manifest, report)
     atomic_write_text(out / REPORT_NAME, "".join(line + "\n" for line in report.problems))
     _write_info(out, src, size, extractor, extract_at, report, source, filters)
     return report
+
+
+def _run_jobs(jobs: Iterable[_Job], workers: int, time_limit: float | None) -> Iterator[dict]:
+    """Each job's row, in order, from a pool of worker processes.
+
+    Nothing is imported in this process, even with one worker: a renderer that crashes
+    (a segfault in native code) or runs past ``time_limit`` seconds kills only its worker,
+    which the pool replaces; that file's row says what happened, and the rest go on.
+    """
+    pool = ProcessPool(max_workers=workers)
+    try:
+        window: deque = deque()  # at most WINDOW files in flight: bounded memory for any collection
+        for job in jobs:
+            window.append((job, pool.schedule(_import_one, args=(job,), timeout=time_limit)))
+            if len(window) >= WINDOW:
+                yield _outcome(*window.popleft(), time_limit)
+        while window:
+            yield _outcome(*window.popleft(), time_limit)
+    except BaseException:
+        pool.stop()  # Ctrl-C or a failed write: no file waits to be done
+        raise
+    finally:
+        pool.close()
+        pool.join()
+
+
+def _outcome(job: _Job, future, time_limit: float | None) -> dict:
+    """The row a worker returned, or an ``_error`` row naming the file and why its worker ended."""
+    try:
+        return future.result()
+    except FutureTimeout:
+        return {"_error": f"{job.name}: took over {time_limit:g} s (--timeout), so it was stopped; skipped. "
+                          f"Raise --timeout if files this slow are wanted"}
+    except ProcessExpired as e:
+        code = e.exitcode
+        how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
+        return {"_error": f"{job.name}: its worker crashed ({how}) while reading or rendering it; skipped"}
+    except RecursionError:
+        return {"_error": f"{job.name}: nested too deeply to read; skipped"}
+    except Exception as e:  # a bug the file exposed: named with the file, and the batch goes on
+        return {"_error": f"{job.name}: failed unexpectedly ({type(e).__name__}: {e}); skipped"}
 
 
 def _problem(report: ImportReport, line: str) -> None:

@@ -7,8 +7,10 @@ still in vector form:
   so a billion-laughs file fails fast, and external entities are never fetched). Then it
   is cleaned before the renderer sees it: every ``href`` that is not inside the file
   (``#id``) or a ``data:`` URI is removed, so no other file, local or remote, is read;
-  ``<script>`` and ``<foreignObject>`` go too. Files over :data:`MAX_ELEMENTS` elements
-  or without a usable size are refused with the reason.
+  ``<script>`` and ``<foreignObject>`` go too. Files over :data:`MAX_ELEMENTS` elements,
+  nested deeper than :data:`MAX_DEPTH` (the renderer would crash) or without a usable size
+  are refused with the reason; a filter's absurd ``numOctaves`` is clamped, as it would
+  only make the render slow. What else is slow is stopped by the importer's time limit.
 * **Tags** from the file's RDF metadata: its title (``dc:title``) and keywords
   (``dc:subject``), lower case, with file-name noise (``_01``, hex ids), licence words
   and the names of its creator and publisher dropped (:func:`svg_tags`).
@@ -42,8 +44,8 @@ from PIL import ImageColor
 from colorize.data.images import fit_square
 from colorize.data.tags import normalize_tag
 
-__all__ = ["Filters", "MAX_ELEMENTS", "SvgArt", "SvgError", "bitmap_share", "line_ink", "line_svg", "read_svg", "rejection", "render",
-           "svg_tags"]
+__all__ = ["Filters", "MAX_DEPTH", "MAX_ELEMENTS", "SvgArt", "SvgError", "bitmap_share", "drawing_depth", "line_ink",
+           "line_svg", "read_svg", "rejection", "render", "svg_tags"]
 
 SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
@@ -51,6 +53,10 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
 MAX_ELEMENTS = 20_000  # beyond this a clip-art file is a scan traced into dust, and slow to render
 MAX_SIDE = 1e6  # a width, height or viewBox side past this (in user units) is broken, not big
+# resvg recurses once per level of the drawing, references followed (<use>, url(#id)), and
+# overflows its stack near 250 levels (a segfault, not an error); clip art nests under 20.
+MAX_DEPTH = 100
+MAX_OCTAVES = 10  # feTurbulence: each octave halves the last one's amplitude, so past 10 nothing shows in 8 bits
 DARK = 60  # a paint darker than this (0-255 luminance), nearly grey and mostly opaque, is line work
 GREY = 48  # ... where nearly grey is max - min of R, G, B under this (navy blue is a colour, not ink)
 PAINTED = {"path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "tspan", "textPath"}
@@ -156,6 +162,8 @@ def _clean(root: ET.Element) -> int:
                 bitmaps += 1
             elif element in parents:
                 parents[element].remove(element)
+        if name == "feTurbulence" and _number(element.get("numOctaves"), 1) > MAX_OCTAVES:
+            element.set("numOctaves", str(MAX_OCTAVES))  # a billion octaves would render for hours, no different
         style = element.get("style")
         if style and "url(" in style:  # url(#id) only; url(other.svg#id) or url(http:...) would read a file
             element.set("style", re.sub(r"url\(\s*['\"]?(?!#)[^)]*\)", "none", style))
@@ -208,8 +216,68 @@ def svg_tags(root: ET.Element, categories: Sequence[str] = ()) -> list[str]:
     return found
 
 
-def read_svg(data: bytes, categories: Sequence[str] = (), max_elements: int = MAX_ELEMENTS) -> SvgArt:
-    """Parse and clean one SVG file's bytes; raises :class:`SvgError` saying what is wrong."""
+_REFERENCE = re.compile(r"url\(\s*['\"]?#([^)'\"\s]+)")
+
+
+def _references(element: ET.Element) -> list[str]:
+    """The ids ``element`` draws in: ``href="#id"`` and every ``url(#id)`` of its attributes."""
+    ids = []
+    for key, value in element.attrib.items():
+        if _local(key) == "href":
+            value = value.strip()
+            if value.startswith("#"):
+                ids.append(value[1:])
+        elif "url(" in value:
+            ids += _REFERENCE.findall(value)
+    return ids
+
+
+def drawing_depth(root: ET.Element, limit: int = MAX_DEPTH) -> int:
+    """How deep the renderer will recurse into ``root``: the longest chain of nested elements,
+    where a reference (``<use href="#a">``, ``fill="url(#p)"``) nests what it names. Counting
+    stops past ``limit`` (it returns ``limit + 1``), so neither the walk nor a chain of
+    references ever recurses deeper than that. A reference back into its own chain is a
+    loop the renderer refuses, and is not followed here."""
+    ids = {el.get("id"): el for el in root.iter() if el.get("id")}
+
+    def inside(element: ET.Element) -> list[ET.Element]:
+        return [*element, *(ids[i] for i in _references(element) if i in ids)]
+
+    # Iterative, not recursive: a file may nest thousands deep before it is refused.
+    depth: dict[ET.Element, int] = {}  # finished elements: levels from each down to its deepest leaf
+    best = {root: 1}
+    path = [(root, iter(inside(root)))]
+    on_path = {root}
+    while path:
+        element, todo = path[-1]
+        for child in todo:
+            if child in depth:
+                best[element] = max(best[element], 1 + depth[child])
+                if len(path) + depth[child] > limit:
+                    return limit + 1
+            elif child not in on_path:  # on the path: a loop back
+                if len(path) + 1 > limit:
+                    return limit + 1
+                best[child] = 1
+                on_path.add(child)
+                path.append((child, iter(inside(child))))
+                break
+        else:
+            path.pop()
+            on_path.discard(element)
+            depth[element] = best[element]
+            if path:
+                parent = path[-1][0]
+                best[parent] = max(best[parent], 1 + depth[element])
+    return depth[root]
+
+
+def read_svg(data: bytes, categories: Sequence[str] = (), max_elements: int = MAX_ELEMENTS,
+             max_depth: int | None = None) -> SvgArt:
+    """Parse and clean one SVG file's bytes; raises :class:`SvgError` saying what is wrong.
+
+    ``max_depth`` defaults to :data:`MAX_DEPTH`, read at each call."""
+    max_depth = MAX_DEPTH if max_depth is None else max_depth
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -223,6 +291,10 @@ def read_svg(data: bytes, categories: Sequence[str] = (), max_elements: int = MA
         count += 1
         if count > max_elements:
             raise SvgError(f"it has over {max_elements:,} elements, too many to render as clip art")
+    # Before anything that recurses (ET.tostring, the renderer): a deep file would crash them.
+    if drawing_depth(root, max_depth) > max_depth:
+        raise SvgError(f"it nests over {max_depth} levels deep (references such as <use> counted), deeper than "
+                       f"clip art goes and than the renderer can draw without crashing")
     width, height = _size(root)
     if not root.get("viewBox"):  # user units are px then: the picture spans 0..width, 0..height
         root.set("viewBox", f"0 0 {width:g} {height:g}")
@@ -350,6 +422,10 @@ def render(svg: str, size: int, width: float, height: float) -> np.ndarray:
         png = resvg_py.svg_to_bytes(svg_string=svg, width=w, height=h, background="#ffffff", skip_system_fonts=False)
     except (ValueError, RuntimeError, OSError) as e:
         raise SvgError(f"the renderer refused it ({e})") from None
+    except BaseException as e:  # a Rust panic (feOffset dx="1e308") comes as pyo3's PanicException, no Exception
+        if type(e).__name__ != "PanicException":
+            raise
+        raise SvgError(f"the renderer failed on it (a panic: {e})") from None
     bgr = cv2.imdecode(np.frombuffer(bytes(png), np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SvgError("the renderer returned no image")

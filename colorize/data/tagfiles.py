@@ -84,15 +84,16 @@ def sidecar_tags(image: Path) -> tuple[list[str], str | None]:
     return [], None
 
 
-def load_tag_table(path: str | os.PathLike) -> dict[str, list[str]]:
+def load_tag_table(path: str | os.PathLike, lines: dict[str, int] | None = None) -> dict[str, list[str]]:
     """Read a CSV or JSONL that maps image paths to tags; keys are the paths as written.
 
     CSV needs a header with ``path`` (or ``file``) and ``tags`` columns; JSONL rows need
-    ``path`` (or ``file``) and ``tags`` (a comma-separated string or a list).
+    ``path`` (or ``file``) and ``tags`` (a comma-separated string or a list). ``lines``, when
+    given, is filled with each key's line number, for messages about a row.
     """
     path = Path(path)
     table: dict[str, list[str]] = {}
-    lines: dict[str, int] = {}  # key -> the line that gave it, to name both of a duplicate
+    lines = {} if lines is None else lines  # key -> the line that gave it, to name both of a duplicate
 
     def put(key: str, tags: list[str], number: int) -> None:
         if key in lines:

@@ -3,8 +3,10 @@
 Inputs are files, folders (searched recursively for image files by
 :func:`colorize.folders.walk_images`: hidden folders skipped, symlinked folders followed
 once, unreadable folders reported) and glob patterns (``art/**/*.png``), each file taken
-once. Each becomes a :class:`Source` that remembers its path under the folder or pattern
-it was found by, so the output tree can mirror the input tree.
+once. A name that is no regular file (a FIFO, a device or a socket called ``*.png``) is
+skipped with a note, since opening it would wait forever. Each file becomes a
+:class:`Source` that remembers its path under the folder or pattern it was found by, so
+the output tree can mirror the input tree.
 :func:`check_output_folder` refuses an output folder that would put results among the
 inputs: inside an input folder, or inside a pattern's fixed folder.
 
@@ -22,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from colorize.data.images import IMAGE_SUFFIXES
 from colorize.fileio import resolved
-from colorize.folders import under, walk_images
+from colorize.folders import not_regular, under, walk_images
 
 __all__ = ["GLOB_CHARS", "Found", "Source", "check_output_folder", "find_sources", "glob_base"]
 
@@ -97,11 +99,17 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
             found = [Source(p, PurePosixPath(p.relative_to(path).as_posix()), path) for p in walk.files]
         elif path.is_file():
             found = [Source(path, PurePosixPath(path.name), None)]
+        elif (kind := not_regular(path)) is not None:  # a FIFO or device: reading it would block forever
+            result.notes.append((path, f"is {kind}, not an image file; skipped"))
+            found = []
         elif any(c in text for c in GLOB_CHARS):
             base = glob_base(text)
             matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
-            matches = [m for m in matches if m.is_file() and _is_image(m) and not under(resolved(m), inner(base))]
-            if not matches:
+            matches = [m for m in matches if _is_image(m) and not m.is_dir() and not under(resolved(m), inner(base))]
+            odd = [m for m in matches if not m.is_file() and m.exists()]  # FIFOs, devices, sockets
+            result.notes += [(m, f"is {not_regular(m)}, not an image file; skipped") for m in odd]
+            matches = [m for m in matches if m.is_file()]
+            if not matches and not odd:
                 raise FileNotFoundError(f"{given}: the pattern matches no image files "
                                         f"({', '.join(IMAGE_SUFFIXES)}). Check the pattern; quote it so "
                                         f"the shell passes it on as written.")
@@ -114,6 +122,12 @@ def find_sources(inputs: Sequence[str | os.PathLike], skip: Path | None = None) 
             if key not in seen:
                 seen.add(key)
                 result.sources.append(source)
+    notes, told = [], set()  # a FIFO found by a folder and by a pattern is named once
+    for folder, message in result.notes:
+        if (resolved(folder), message) not in told:
+            told.add((resolved(folder), message))
+            notes.append((folder, message))
+    result.notes = notes
     return result
 
 
