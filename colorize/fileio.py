@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["NotRegularFile", "OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "read_regular", "resolved"]
+           "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "open_regular", "read_regular",
+           "resolved"]
 
 # atomic_open's temporary name for NAME: mkstemp's 8 random characters between ".NAME." and ".tmp"
 _TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
@@ -139,8 +140,8 @@ def file_kind(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def read_regular(path: str | os.PathLike) -> bytes:
-    """The bytes of ``path``, which must be a regular file (a symlink to one is fine).
+def open_regular(path: str | os.PathLike) -> IO[bytes]:
+    """``open(path, "rb")`` for a regular file (a symlink to one is fine), refusing anything else.
 
     Opened without blocking and checked on the open descriptor, because ``open()`` on a FIFO
     waits for a writer forever and a device never ends; checking the path first would race
@@ -152,9 +153,13 @@ def read_regular(path: str | os.PathLike) -> bytes:
         if kind is not None:
             raise NotRegularFile(f"it is {kind}, not a regular file")
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as f:
-            fd = -1
-            return f.read()
-    finally:
-        if fd >= 0:
-            os.close(fd)
+        return os.fdopen(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of ``path``, a regular file (see :func:`open_regular`)."""
+    with open_regular(path) as f:
+        return f.read()

@@ -545,3 +545,13 @@ def test_a_fifo_named_like_an_image_is_skipped_with_a_line_not_waited_on(tmp_pat
     named = run(src / "pipe.png", src / "a.png", "-o", tmp_path / "out2", "--model", tiny_model, "--no-progress")
     assert named.exit_code == 0 and f"{src / 'pipe.png'}: is a FIFO" in named.output, named.output
     assert (tmp_path / "out2" / "a.png").is_file()
+
+
+@pytest.mark.timeout(60, method="thread")  # a reader blocked in open() ignores the signal method
+def test_a_fifo_that_replaces_a_sketch_after_discovery_is_refused_not_waited_on(tmp_path):
+    """Between finding a file and reading it, a FIFO can take its name: the read itself checks."""
+    from colorize.data.images import UnreadableFile
+
+    os.mkfifo(tmp_path / "a.png")
+    with pytest.raises(UnreadableFile, match="FIFO"):
+        Colorizer.load(tmp_path / "a.png")

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorize.fileio import atomic_write_bytes
+from colorize.fileio import NotRegularFile, atomic_write_bytes, open_regular
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "MAX_SIDE", "CorruptImage", "EmptyImage", "ImageError", "NotAnImage",
            "TooFewPixels", "TooManyPixels", "TooWide", "UnreadableFile", "fit_square", "load_rgb", "read_finished",
@@ -95,7 +95,9 @@ def load_rgb(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) ->
         stream = io.BytesIO(source)
     else:
         try:
-            stream = open(source, "rb")  # noqa: SIM115 (closed below, after decoding)
+            stream = open_regular(source)  # a FIFO named like an image would block open() forever
+        except NotRegularFile as e:
+            raise UnreadableFile(f"cannot be read: {e}") from None
         except OSError as e:
             raise UnreadableFile(f"cannot be read: {e.strerror or e}") from None
     with stream:
