@@ -118,3 +118,79 @@ def locked_folders(monkeypatch) -> set[str]:
 
     monkeypatch.setattr(os, "scandir", scandir)
     return names
+
+
+# What `painter_model` paints: each of these tags paints its colour over the whole picture
+# (OpenMoji's own fills for these emoji); a sketch with none of them gets PAINT_BASE (OpenMoji's
+# yellow, the default skin); "monochrome" paints mid-grey whatever else is asked; every other
+# tag, and the sketch itself, changes nothing.
+PAINTS = {"light skin tone": (0xFA, 0xDC, 0xBC), "dark skin tone": (0x6A, 0x46, 0x2F),
+          "green heart": (0xB1, 0xCC, 0x33), "blue heart": (0x1E, 0x50, 0xA0), "red heart": (0xD2, 0x2F, 0x27)}
+PAINT_BASE = (0xFC, 0xEA, 0x2B)
+
+
+@pytest.fixture(scope="session")
+def painter_model(tmp_path_factory, dataset) -> Path:
+    """A 32 px FiLM model, exported like `colorize train` does, whose tag effect is known: it
+    paints a uniform colour chosen by its tags (see PAINTS), for testing the tag measures.
+
+    Its weights are set by hand. Tags are one-hot vectors (zero for tags that paint nothing),
+    so a tag's share of the pooled mean is 1/n for n tags. The FiLM MLP turns that share into a
+    presence flag whatever n is (up to 8 tags): SiLU(64 s - 4) is above 3.9 for a present tag
+    and -0.07 for an absent one, and SiLU(8 - 8 h) maps those to 0 and to H = 8.57. Every
+    convolution is zero, so the last decoder block's features are the last FiLM head's shift
+    alone: a colour in tanh space plus an offset, pushed below zero by "monochrome", and a
+    monochrome flag. The output convolution's centre taps copy them to every pixel, and the
+    ReLU before it does the switching.
+    """
+    import math
+
+    import torch
+
+    from colorize.config import ModelConfig
+    from colorize.data.manifest import Manifest
+    from colorize.models.build import build_generator
+    from colorize.models.io import save_pretrained
+
+    flags = [*PAINTS, "monochrome"]  # one vector dimension each
+    vocab = sorted({t for row in Manifest(dataset) for t in row["tags"]} | set(flags))
+    vectors = torch.zeros(len(vocab), len(flags))
+    for j, tag in enumerate(flags):
+        vectors[vocab.index(tag), j] = 1.0
+    config = ModelConfig(size=32, ngf=8, ndf=8, conditioning="film", tag_dim=len(flags), cond_dim=len(flags),
+                         colour_words=False)
+    G = build_generator(config).eval()
+    offset, big = 10.0, 100.0  # colours sit at offset + atanh(rgb) > 0; monochrome takes big away
+
+    def tanh_space(rgb) -> torch.Tensor:
+        return torch.tensor([math.atanh(v / 127.5 - 1) for v in rgb])
+
+    with torch.no_grad():
+        for p in G.parameters():
+            p.zero_()
+        first, second = G.cond.cond_mlp[0], G.cond.cond_mlp[2]
+        first.weight.copy_(64 * torch.eye(len(flags)))
+        first.bias.fill_(-4.0)
+        second.weight.copy_(-8 * torch.eye(len(flags)))
+        second.bias.fill_(8.0)
+        absent = torch.nn.functional.silu(8 - 8 * torch.nn.functional.silu(torch.tensor(-4.0)))  # H
+        # beta_c = colour_c + offset - big * monochrome, with flag_j = 1 - cond_j / H
+        head = G.cond.film[config.levels - 1].to_gamma_beta  # decoder block 1, just before the output
+        ngf, base = config.ngf, tanh_space(PAINT_BASE)
+        weight, bias = head.weight[ngf:], head.bias[ngf:]  # the shift half; the scale half stays zero
+        bias[:3] = base + offset - big
+        for j, tag in enumerate(PAINTS):
+            step = tanh_space(PAINTS[tag]) - base
+            bias[:3] += step
+            weight[:3, j] = -step / absent
+        mono = len(PAINTS)
+        weight[:3, mono] = big / absent
+        bias[3], weight[3, mono] = 1.0, -1.0 / absent  # the monochrome flag
+        out = G.up[0][1]  # ConvTranspose2d(2 ngf -> 3): centre taps reach each output pixel once
+        for c in range(3):
+            out.weight[ngf + c, c, 1:3, 1:3] = 1.0
+            out.weight[ngf + 3, c, 1:3, 1:3] = offset
+        out.bias.fill_(-offset)
+    folder = tmp_path_factory.mktemp("painter-model")
+    return save_pretrained(folder, G.state_dict(), config.__dict__, vocab, vectors,
+                           {"name": "hand-set one-hot tags", "dim": len(flags)}, step=0)

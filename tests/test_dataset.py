@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -15,7 +18,8 @@ from torch.utils.data import DataLoader
 
 from colorize.data.augment import geometric, line_style
 from colorize.data.dataset import PairDataset, collate_pairs, to_image, to_tensor
-from colorize.data.manifest import Manifest, ManifestError
+import colorize
+from colorize.data.manifest import Manifest, ManifestError, split_for
 from tests.conftest import SIZE
 
 
@@ -223,3 +227,80 @@ def test_a_split_whose_images_are_all_missing_fails_the_load(dataset, tmp_path):
     first = json.loads((copy / "manifest.jsonl").read_text(encoding="utf-8").splitlines()[0])["color"]
     assert f"the image files of all 12 row(s) are missing (e.g. line 1: {first}, line 2: " in str(caught.value)
     assert str(caught.value).endswith("Pass the folder the manifest was built in, or rebuild the dataset.")
+
+
+def in_a_fresh_process(code: str, hash_seed: str):
+    """What ``code`` prints last, as JSON, run by a new interpreter whose ``hash()`` is salted by
+    ``hash_seed``: a split that leaned on ``hash()`` would come out different in each."""
+    root = str(Path(colorize.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed,
+           "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.timeout(300)
+def test_a_keys_split_is_the_same_in_every_process():
+    keys = [f"drawing-{i}" for i in range(3000)] + ["1F469-1F3FB-200D-1F9B0", "ünïcode ✓", ""]
+    code = ("import json; from colorize.data.manifest import split_for; "
+            f"print(json.dumps([split_for(k) for k in {keys!r}]))")
+    here = [split_for(k) for k in keys]
+    assert 0.08 < here.count("val") / len(keys) < 0.12
+    for seed in ("0", "1", "2718"):
+        assert in_a_fresh_process(code, seed) == here, f"PYTHONHASHSEED={seed} moves keys between splits"
+
+
+@pytest.mark.parametrize("key, val_fraction, split", [
+    # SHA-1 test vectors (FIPS 180-2): sha1("abc") = a9993e36 4706816a ..., so its bucket, the first
+    # 8 bytes big-endian over 2**64, is 0.66249...; the pangram's (2fd4e1c6 7a2d28fc ...) is 0.18684...
+    ("abc", 0.66, "train"), ("abc", 0.67, "val"),
+    ("The quick brown fox jumps over the lazy dog", 0.18, "train"),
+    ("The quick brown fox jumps over the lazy dog", 0.19, "val"),
+    ("The quick brown fox jumps over the lazy dog", 0.1, "train"),
+])
+def test_split_follows_the_documented_sha1_bucket(key, val_fraction, split):
+    assert split_for(key, val_fraction) == split
+
+
+@pytest.mark.timeout(300)
+def test_adding_files_never_moves_old_ones_in_another_process(dataset, tmp_path):
+    """Import a folder, add files, import again in another process with another hash salt: every
+    image imported the first time keeps its id (a hash of its bytes) and its split, and is not
+    imported again."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    colours = sorted((dataset / "color").glob("*.png"))
+    for image in colours[:6]:
+        shutil.copy(image, src)
+    code = ("import json; from pathlib import Path; from colorize.data.importer import import_folder; "
+            "from colorize.data.manifest import Manifest; "
+            f"r = import_folder(Path({str(src)!r}), Path({str(out)!r}), size=64, workers=1, progress=False); "
+            "print(json.dumps([r.imported, r.already, {row['id']: row['split'] for row in Manifest(Path("
+            f"{str(out)!r}))}}]))")
+    imported, _, first = in_a_fresh_process(code, "1")
+    assert imported == len(first) == 6
+    for image in colours[6:]:
+        shutil.copy(image, src)
+    imported, already, second = in_a_fresh_process(code, "2")
+    assert (imported, already) == (len(colours) - 6, 6), "the old images are recognised, not imported again"
+    assert {k: second.get(k) for k in first} == first, "adding files never moves old ones between splits"
+
+
+@pytest.mark.timeout(300)
+def test_openmoji_drawings_and_splits_are_the_same_in_another_process(dataset, svg_dir, tmp_path):
+    """The OpenMoji build splits by drawing (a hash of the line layers): a build of part of the
+    set, in another process with another hash salt, gives each emoji the same drawing and split."""
+    part = tmp_path / "svgs"
+    part.mkdir()
+    for svg in sorted(svg_dir.glob("*.svg"))[::2]:
+        shutil.copy(svg, part)
+    out = tmp_path / "out"
+    code = ("import json; from pathlib import Path; from colorize.data.openmoji import build_openmoji; "
+            "from colorize.data.manifest import Manifest; "
+            f"build_openmoji(Path({str(out)!r}), size=64, svg_dir=Path({str(part)!r}), workers=1, progress=False); "
+            f"print(json.dumps({{r['id']: [r['drawing'], r['split']] for r in Manifest(Path({str(out)!r}))}}))")
+    rows = {r["id"]: [r["drawing"], r["split"]] for r in Manifest(dataset)}
+    for seed in ("3", "4"):
+        built = in_a_fresh_process(code, seed)
+        assert built and {k: rows[k] for k in built} == built, f"PYTHONHASHSEED={seed}"

@@ -1,11 +1,13 @@
-"""Metrics on known inputs, variant accuracy with an oracle and a constant colourizer, and the
-evaluate / ablate / ablate-train commands on a tiny real dataset and model."""
+"""Metrics on known inputs, variant accuracy with an oracle and a constant colourizer, the
+evaluate / ablate / ablate-train commands on a tiny real dataset and model, and the tag measures
+(evaluate's baseline and ceiling, ablate's conditions) on a model whose tag effect is known."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -15,9 +17,11 @@ from click.testing import CliRunner
 from colorize.cli import main
 from colorize.eval.ablate import ablate, swap_colour
 from colorize.eval.evaluate import evaluate, load_split, to_markdown, write_report
-from colorize.eval.metrics import chroma, image_metrics, psnr_ceiling, variant_groups, variant_hits
+from colorize.eval.metrics import chroma, delta_e, image_metrics, psnr_ceiling, variant_groups, variant_hits
+from colorize.infer.colorizer import Colorizer
 from colorize.infer.swap import swap_groups
 from colorize.train.trainer import desaturate_some
+from tests.conftest import PAINT_BASE, PAINTS
 
 
 def test_identical_images_score_perfectly():
@@ -175,3 +179,108 @@ def test_ablate_train_with_minutes_variants_and_curves(dataset, tmp_path):
     assert "images / min" in (out / "comparison.md").read_text()
     bad = CliRunner().invoke(main, [*args[:5], "--variant", "oops gan_lambda=0"])
     assert bad.exit_code != 0 and "NAME: KEY=VALUE" in bad.output
+
+
+
+# -- the tag measures against a model whose tag effect is known (conftest.painter_model) -----------
+
+GREY = (128, 128, 128)  # tanh(0) at uint8
+
+
+def painted(tags) -> np.ndarray:
+    """What painter_model gives a 32 px sketch with ``tags``, by its construction."""
+    paints = [PAINTS[t] for t in tags if t in PAINTS]
+    assert len(paints) <= 1, "the fixture's rows carry at most one paint tag"
+    colour = GREY if "monochrome" in tags else paints[0] if paints else PAINT_BASE
+    return np.full((32, 32, 3), colour, np.uint8)
+
+
+@pytest.fixture(scope="module")
+def painter(painter_model):
+    return Colorizer.from_pretrained(painter_model, device="cpu")
+
+
+def test_the_painter_paints_what_its_tags_say(painter, split):
+    rows, sketches, _ = split
+    sets = [[], ["woman", "red hair"], ["woman", "light skin tone", "red hair"], ["blue heart", "flag"],
+            ["dark skin tone", "monochrome"]]
+    outputs = painter.colorize_batch([sketches[rows[0]["id"]][::2, ::2]] * len(sets), sets, keep_lines=False)
+    for tags, output in zip(sets, outputs, strict=True):
+        assert np.abs(output.astype(int) - painted(tags)).max() <= 1, tags
+
+
+def mean_metric(key: str, rows, colours, tags_of) -> float:
+    return float(np.mean([image_metrics(painted(tags_of(r)), colours[r["id"]])[key] for r in rows]))
+
+
+def test_evaluate_with_tags_scores_one_and_without_them_chance(painter, dataset):
+    """The painter gets every variant right from its tags alone (each woman her skin, each heart
+    its colour), and without tags paints them all alike, which is chance: one right per group."""
+    results = evaluate(painter, dataset, split="train", progress=False)
+    rows, _, colours = load_split(dataset, "train", 32)
+    chance = (3 * (1 / 3) + 2 * (1 / 2)) / 5  # the woman in three skin tones, two hearts
+    variant = results["conditions"]["tags"]["all"]["variant"]
+    assert variant == {"accuracy": 1.0, "chance": pytest.approx(chance), "ceiling": 1.0, "groups": 2, "members": 5}
+    baseline = results["conditions"]["no_tags"]["all"]["variant"]
+    assert baseline["accuracy"] == pytest.approx(chance) and baseline["chance"] == pytest.approx(chance)
+    for condition, tags_of in (("tags", lambda r: r["tags"]), ("no_tags", lambda r: [])):
+        for key in ("delta_e", "l1"):
+            assert results["conditions"][condition]["all"][key] == pytest.approx(
+                mean_metric(key, rows, colours, tags_of), abs=0.02), (condition, key)
+
+
+def test_evaluate_ceiling_counts_members_that_share_a_tag_set(painter, dataset, tmp_path):
+    """With the dark-skinned woman tagged as the light-skinned one, two of three members get the
+    same input: the ceiling is 2/3 on that group, and the painter, giving both the light skin,
+    reaches it exactly."""
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    lines = (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    light = next(r["tags"] for r in rows if r["id"] == "1F469-1F3FB-200D-1F9B0")
+    rows = [r | {"tags": light} if r["id"] == "1F469-1F3FF-200D-1F9B0" else r for r in rows]
+    (data / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    results = evaluate(painter, data, split="train", progress=False)
+    ceiling = (3 * (2 / 3) + 2 * 1) / 5
+    variant = results["conditions"]["tags"]["all"]["variant"]
+    assert variant["ceiling"] == pytest.approx(ceiling) and variant["accuracy"] == pytest.approx(ceiling)
+    assert results["conditions"]["no_tags"]["all"]["variant"]["ceiling"] == pytest.approx(ceiling)
+    assert results["conditions"]["no_tags"]["all"]["variant"]["accuracy"] == pytest.approx(2 / 5)
+
+
+def test_ablate_conditions_move_the_painter_as_its_tags_say(painter, dataset, tmp_path):
+    results = ablate(painter, dataset, tmp_path / "ablation", split="train", progress=False, maps=2)
+    rows, _, _ = load_split(dataset, "train", 32)
+    assert results["samples"] == len(rows) == 9
+    table = results["conditions"]
+    full_chroma = float(np.mean([chroma(painted(r["tags"])) for r in rows]))
+    assert table["full"]["change"] == 0.0 and table["full"]["chroma"] == pytest.approx(full_chroma, abs=0.5)
+
+    # no tags: every sketch gets the base colour
+    base = painted([])
+    assert table["no tags"]["samples"] == 9
+    assert table["no tags"]["chroma"] == pytest.approx(chroma(base), abs=0.5)
+    assert table["no tags"]["change"] == pytest.approx(
+        np.mean([delta_e(base, painted(r["tags"])).mean() for r in rows]), abs=0.5)
+
+    # shuffled: the same tag sets handed round, so the same colours in another order; nobody keeps
+    # their own, and only one row paints light skin, so that row at least changes colour
+    assert table["shuffled"]["samples"] == 9
+    assert table["shuffled"]["chroma"] == pytest.approx(full_chroma, abs=0.5) and table["shuffled"]["change"] > 1
+
+    # colour swap: the two skin tones and the three hearts each trade their colour for another
+    paints = [np.full((1, 1, 3), c, np.uint8) for c in PAINTS.values()]
+    closest = min(float(delta_e(a, b).mean()) for i, a in enumerate(paints) for b in paints[i + 1:])
+    assert table["colour swap"]["samples"] == 5 and table["colour swap"]["change"] >= closest - 0.5
+
+    # monochrome: every output grey
+    assert table["monochrome"]["samples"] == 9 and table["monochrome"]["chroma"] < 1
+    assert results["monochrome"]["switches_colour_off"] and results["monochrome"]["drop"] > 0.95
+
+    # leave-one-out: only a paint tag moves the picture, from its colour back to the base
+    assert table["leave-one-out"]["samples"] == sum(len(r["tags"]) for r in rows) == 13
+    influence = {r["tag"]: r["mean_delta_e"] for r in results["influence"]}
+    assert set(influence) == {t for r in rows for t in r["tags"]}
+    for tag, value in influence.items():
+        expected = delta_e(painted([tag]), base).mean() if tag in PAINTS else 0.0
+        assert value == pytest.approx(expected, abs=0.5), tag

@@ -20,6 +20,7 @@ from colorize.config import ModelConfig, load_config
 from colorize.models.build import build_generator
 from colorize.models.io import load_checkpoint, load_pretrained, save_checkpoint
 from colorize.train.checkpoint import find_checkpoint
+from colorize.train.sampler import BatchPlan, MixedBatchPlan
 from colorize.train.trainer import Trainer
 
 # The cpu preset at tiny widths, with the GAN term on (the preset trains without one), so the
@@ -320,3 +321,82 @@ def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
     assert state["step"] == 3
     config = json.loads((runs[0] / "config.json").read_text())
     assert config["batch_size"] == 2
+
+
+def same_state(a, b, where: str = "state") -> None:
+    """Assert that two (nested) state dicts hold the same values, tensors compared exactly."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for key in a:
+            same_state(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        assert len(a) == len(b), f"{where}: lengths {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same_state(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def test_resume_restores_the_whole_training_state(dataset, tmp_path):
+    """A resumed trainer holds exactly what the run had when it saved: both optimisers, the EMA
+    (and its update count, which sets its warm-up), the time trained, the best check, the step
+    and the place in the batch plan. Each part is checked against the live trainer that saved
+    it, so a part left out of the checkpoint is caught as well as one not read back."""
+    config = load_config("cpu", {"data": str(dataset), "runs_dir": str(tmp_path), "steps": 3, "model.size": 64,
+                                 "model.ngf": 8, "model.ndf": 8, "workers": 0, "batch_size": 2, "gan_lambda": 1,
+                                 "ema": 0.5, "eval_every": 2, "eval_split": "train", "save_every": 1000})
+    first = Trainer(config, progress=False)
+    path = first.train()
+    again = Trainer.resume(path, progress=False)
+
+    assert first.step == again.step == 3
+    for name in ("opt_g", "opt_d"):
+        saved = getattr(first, name).state_dict()
+        assert saved["state"], f"{name} has moments to lose"
+        same_state(getattr(again, name).state_dict(), saved, name)
+    ema = first.ema.state_dict()
+    assert any(not torch.equal(v, first.G.state_dict()[k]) for k, v in ema.items() if v.is_floating_point()), \
+        "the EMA has drifted from G, so a resume that rebuilt it from G would show"
+    same_state(again.ema.state_dict(), ema, "G_ema")
+    assert again.ema.updates == first.ema.updates == 3
+    assert first.elapsed > 0 and again.elapsed == first.elapsed
+    assert first.best is not None and first.best["step"] in (2, 3)
+    assert again.best == first.best
+
+    plan = first.plan()
+    assert next(plan.batches(start=0)) != next(plan.batches(start=3)), "batch 3 tells a restart from batch 0"
+    resumed_batch = next(iter(again._loader()))["id"]
+    assert resumed_batch == [again.dataset.rows[i]["id"] for i in next(plan.batches(start=3))]
+
+
+def take(batches, count: int) -> list[list[int]]:
+    return [next(batches) for _ in range(count)]
+
+
+@pytest.mark.timeout(60)  # a plan with no batch in an epoch would loop for ever without yielding
+@pytest.mark.parametrize("make", [
+    lambda drawings, **kw: BatchPlan(drawings, **kw),
+    lambda drawings, **kw: MixedBatchPlan([drawings], [1.0], **kw),  # what the trainer uses
+], ids=["BatchPlan", "MixedBatchPlan"])
+@pytest.mark.parametrize("size, batch_size, per_epoch", [(10, 4, 2), (8, 4, 2), (3, 4, 1)])
+def test_an_epochs_last_partial_batch_is_dropped(make, size, batch_size, per_epoch):
+    """Every step gets a full batch: an epoch's last ``size % batch_size`` indices are left out,
+    and the next epoch starts a fresh shuffle. So batch n is one fixed slice of one epoch (a
+    resume finds it from n alone), BatchNorm never sees a batch of one, and under DDP no rank is
+    left without samples. Only a dataset smaller than one batch gives a short batch: all of it."""
+    plan = make([f"d{i}" for i in range(size)], batch_size=batch_size, seed=5)
+    batches = take(plan.batches(), 3 * per_epoch)
+    one = BatchPlan([f"d{i}" for i in range(size)], batch_size=batch_size, seed=5)  # the epochs' orders
+    for n, batch in enumerate(batches):
+        epoch, within = divmod(n, per_epoch)
+        assert batch == one.epoch(epoch)[within * batch_size:(within + 1) * batch_size], f"batch {n}"
+        assert len(batch) == min(size, batch_size), f"batch {n} is full"
+    left_out = set(range(size)) - {i for batch in batches[:per_epoch] for i in batch}
+    assert len(left_out) == size % batch_size if size >= batch_size else not left_out
+    assert take(plan.batches(start=1), 2) == batches[1:3], "a resume starts at the batch it names"
+    ranks = [take(make([f"d{i}" for i in range(size)], batch_size=batch_size, seed=5, rank=r, world=2).batches(),
+                  3 * per_epoch) for r in (0, 1)]
+    for n, batch in enumerate(batches):  # each rank gets its half of every full batch, none goes without
+        assert sorted(ranks[0][n] + ranks[1][n]) == sorted(batch) and ranks[0][n] and ranks[1][n], f"batch {n}"
