@@ -15,7 +15,8 @@ import pytest
 SCRATCH = Path(tempfile.mkdtemp(prefix="colorize-tests-"))
 for variable, folder in [("MPLCONFIGDIR", "matplotlib"), ("IPYTHONDIR", "ipython"),
                          ("JUPYTER_CONFIG_DIR", "jupyter"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                         ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                         ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("XDG_CONFIG_HOME", "config"),
+                         ("XDG_CACHE_HOME", "cache"), ("XDG_DATA_HOME", "data"),  # chromium's profile, dconf
                          ("COLORIZE_TEST_ARTIFACTS", "test-artifacts")]:
     os.environ.setdefault(variable, str(SCRATCH / folder))
 
