@@ -163,3 +163,18 @@ def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny
     (tmp_path / "empty").mkdir()
     empty = runner.invoke(main, ["data", "emoji", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert empty.exit_code == 1 and "no .svg or .png files" in empty.output
+
+
+@pytest.mark.timeout(60)
+def test_a_file_over_the_time_limit_is_stopped_and_the_rest_are_built(tmp_path):
+    src = tmp_path / "set"
+    src.mkdir()
+    # a dilation this wide over the whole canvas takes resvg minutes at 256 px
+    (src / "1f600.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+                                   '<filter id="f"><feMorphology operator="dilate" radius="150"/></filter>'
+                                   '<rect width="200" height="200" fill="#d42020" filter="url(#f)"/></svg>')
+    (src / "1f44b.svg").write_text(hand(TONES[""]))
+    report = build_emoji_set(src, tmp_path / "out", size=256, workers=1, progress=False, time_limit=1.5)
+    assert [(Path(file).name, error) for file, error in report.failed] == [
+        ("1f600.svg", "took over 1.5 s (--timeout), so it was stopped. Raise --timeout if files this slow are wanted")]
+    assert [row["id"] for row in Manifest(tmp_path / "out")] == ["1f44b"]

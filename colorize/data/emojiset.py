@@ -40,6 +40,7 @@ from colorize.data.builder import check_previous, read_build_info, write_build_i
 from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, read_finished, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
+from colorize.data.pool import TIME_LIMIT, Failure, isolated
 from colorize.data.svgart import SvgError, read_svg, render
 from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
 from colorize.folders import shown
@@ -169,6 +170,7 @@ def build_emoji_set(
     force: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    time_limit: float | None = TIME_LIMIT,
 ) -> EmojiSetReport:
     """Build (or finish building) a test set from the emoji files in ``src`` into ``out``.
 
@@ -181,6 +183,7 @@ def build_emoji_set(
         force: make every image again, even those a previous run finished.
         workers: processes to use; default: every core.
         progress: show a progress bar on stderr.
+        time_limit: seconds one file may take (see :mod:`colorize.data.pool`); None: no limit.
     """
     src, out = Path(src), Path(out)
     names = sorted(EXTRACTORS)  # "mixed": one per drawing, fixed by its id so a re-build agrees
@@ -214,33 +217,35 @@ def build_emoji_set(
 
     rows = []
     workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        bar = tqdm(total=len(jobs), desc=name, unit="emoji", disable=not progress, file=sys.stderr)
-        for row in pool.map(_colour_one, jobs, chunksize=16):
-            bar.update()
-            if "error" in row:
-                report.failed.append((row["file"], row["error"]))
-                tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
-                continue
-            rows.append(row)
-        bar.close()
+    bar = tqdm(total=len(jobs), desc=name, unit="emoji", disable=not progress, file=sys.stderr)
+    for job, row in isolated(_colour_one, jobs, workers, time_limit):
+        if isinstance(row, Failure):
+            row = {"file": job[0], "error": str(row)}
+        bar.update()
+        if "error" in row:
+            report.failed.append((row["file"], row["error"]))
+            tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
+            continue
+        rows.append(row)
+    bar.close()
 
-        members: dict[str, list[dict]] = {}
-        for row in rows:
-            sequence = codepoints[row["id"]]
-            row.update(drawing=drawing_of(sequence), tags=emoji_tags(sequence), is_flag=is_flag_sequence(sequence))
-            members.setdefault(row["drawing"], []).append(row)
-        sketch_jobs, groups = [], []
-        for drawing, group in members.items():
-            source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
-            pick = int(hashlib.sha1(drawing.encode()).hexdigest(), 16) % len(names)
-            chosen = extractor if extractor != "mixed" else names[pick]
-            sketch_rel = f"sketch/{drawing}.{chosen}.png"  # named by its extractor: another never reuses it
-            for row in group:
-                row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
-                           split="excluded" if row["is_flag"] else "val")
-            sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
-            groups.append(group)
+    members: dict[str, list[dict]] = {}
+    for row in rows:
+        sequence = codepoints[row["id"]]
+        row.update(drawing=drawing_of(sequence), tags=emoji_tags(sequence), is_flag=is_flag_sequence(sequence))
+        members.setdefault(row["drawing"], []).append(row)
+    sketch_jobs, groups = [], []
+    for drawing, group in members.items():
+        source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
+        pick = int(hashlib.sha1(drawing.encode()).hexdigest(), 16) % len(names)
+        chosen = extractor if extractor != "mixed" else names[pick]
+        sketch_rel = f"sketch/{drawing}.{chosen}.png"  # named by its extractor: another never reuses it
+        for row in group:
+            row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
+                       split="excluded" if row["is_flag"] else "val")
+        sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
+        groups.append(group)
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # line art from the pictures made above
         for group, error in zip(groups, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
             if error is not None:
                 for row in group:

@@ -21,21 +21,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import sys
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pebble import ProcessExpired, ProcessPool
 from tqdm import tqdm
 
 from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square, load_rgb, save_png
 from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, Manifest, split_for
+from colorize.data.pool import TIME_LIMIT, Failure, isolated
 from colorize.data.svgart import Filters, SvgArt, SvgError, bitmap_share, line_ink, line_svg, read_svg, render, rejection
 from colorize.data.tagfiles import TagFileError, load_tag_table, sidecar_tags
 from colorize.fileio import NotRegularFile, atomic_open, atomic_write_text, file_kind, read_regular, resolved
@@ -47,10 +43,6 @@ REPORT_NAME = "import-report.txt"
 SUFFIXES = IMAGE_SUFFIXES + (".svg",)  # SVGs are rendered, their line art drawn from the vectors
 MIN_INK, MAX_INK = 0.005, 0.45  # vector line art with less or more ink than this is no line art
 MAX_FILE_BYTES = 1 << 30
-WINDOW = 256  # files in flight at once; bounds memory whatever the collection size
-# Seconds one file may take before its worker is killed. Measured: OpenMoji's slowest SVG takes
-# 0.16 s at --size 256 and 13 s at --size 4096; a 19,000-path clip-art file 13 s at 256.
-TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -288,7 +280,9 @@ def import_folder(
         jobs = (_Job(str(path), name, str(out), size, extractor, extract_at == "import", tags, max_pixels,
                      filters, category_tags, source)
                 for path, name, tags in sources)
-        for row in _run_jobs(jobs, workers or os.cpu_count() or 1, time_limit):
+        for job, row in isolated(_import_one, jobs, workers or os.cpu_count() or 1, time_limit):
+            if isinstance(row, Failure):
+                row = {"_error": f"{job.name}: {row.reason}; skipped" + (f". {row.advice}" if row.advice else "")}
             bar.update()
             _take(row, seen, manifest, report, made)
         bar.close()
@@ -296,47 +290,6 @@ def import_folder(
     atomic_write_text(out / REPORT_NAME, "".join(line + "\n" for line in report.problems))
     _write_info(out, src, size, extractor, extract_at, report, source, filters)
     return report
-
-
-def _run_jobs(jobs: Iterable[_Job], workers: int, time_limit: float | None) -> Iterator[dict]:
-    """Each job's row, in order, from a pool of worker processes.
-
-    Nothing is imported in this process, even with one worker: a renderer that crashes
-    (a segfault in native code) or runs past ``time_limit`` seconds kills only its worker,
-    which the pool replaces; that file's row says what happened, and the rest go on.
-    """
-    pool = ProcessPool(max_workers=workers)
-    try:
-        window: deque = deque()  # at most WINDOW files in flight: bounded memory for any collection
-        for job in jobs:
-            window.append((job, pool.schedule(_import_one, args=(job,), timeout=time_limit)))
-            if len(window) >= WINDOW:
-                yield _outcome(*window.popleft(), time_limit)
-        while window:
-            yield _outcome(*window.popleft(), time_limit)
-    except BaseException:
-        pool.stop()  # Ctrl-C or a failed write: no file waits to be done
-        raise
-    finally:
-        pool.close()
-        pool.join()
-
-
-def _outcome(job: _Job, future, time_limit: float | None) -> dict:
-    """The row a worker returned, or an ``_error`` row naming the file and why its worker ended."""
-    try:
-        return future.result()
-    except FutureTimeout:
-        return {"_error": f"{job.name}: took over {time_limit:g} s (--timeout), so it was stopped; skipped. "
-                          f"Raise --timeout if files this slow are wanted"}
-    except ProcessExpired as e:
-        code = e.exitcode
-        how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
-        return {"_error": f"{job.name}: its worker crashed ({how}) while reading or rendering it; skipped"}
-    except RecursionError:
-        return {"_error": f"{job.name}: nested too deeply to read; skipped"}
-    except Exception as e:  # a bug the file exposed: named with the file, and the batch goes on
-        return {"_error": f"{job.name}: failed unexpectedly ({type(e).__name__}: {e}); skipped"}
 
 
 def _problem(report: ImportReport, line: str) -> None:

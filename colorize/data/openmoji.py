@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from colorize.data.images import read_finished, save_png
+from colorize.data.pool import TIME_LIMIT, Failure, isolated
 from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
@@ -167,6 +167,7 @@ def build_openmoji(
     workers: int | None = None,
     val_fraction: float = 0.1,
     progress: bool = True,
+    time_limit: float | None = TIME_LIMIT,
 ) -> BuildReport:
     """Build (or finish building) the OpenMoji dataset in ``out``.
 
@@ -179,6 +180,7 @@ def build_openmoji(
         workers: processes to render with; default: every core.
         val_fraction: share of drawings that go to the validation split.
         progress: show a progress bar on stderr.
+        time_limit: seconds one SVG may take (see :mod:`colorize.data.pool`); None: no limit.
     """
     out = Path(out)
     svg_dir = Path(svg_dir) if svg_dir is not None else openmoji_svg_dir()
@@ -195,18 +197,19 @@ def build_openmoji(
     jobs = [(str(p), str(out), size, force) for p in svgs]
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(jobs), desc="openmoji", unit="emoji", disable=not progress, file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for row in pool.map(_build_one, jobs, chunksize=16):
-            bar.update()
-            if "error" in row:
-                report.failed.append((row["file"], row["error"]))
-                tqdm.write(f"{row['file']}: {row['error']}; skipped, the build goes on", file=sys.stderr)
-                continue
-            if row.pop("_reused"):
-                report.reused += 1
-            else:
-                report.rendered += 1
-            rows.append(row)
+    for job, row in isolated(_build_one, jobs, workers, time_limit):
+        if isinstance(row, Failure):  # a crashed or stopped worker
+            row = {"file": job[0], "error": str(row)}
+        bar.update()
+        if "error" in row:
+            report.failed.append((row["file"], row["error"]))
+            tqdm.write(f"{row['file']}: {row['error']}; skipped, the build goes on", file=sys.stderr)
+            continue
+        if row.pop("_reused"):
+            report.reused += 1
+        else:
+            report.rendered += 1
+        rows.append(row)
     bar.close()
 
     _assign_splits(rows, include_flags, val_fraction)
