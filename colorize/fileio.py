@@ -15,6 +15,7 @@ inside its folder (``..`` parts and symlinks included).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -28,19 +29,24 @@ __all__ = ["NotRegularFile", "OutsideFolder", "atomic_open", "atomic_write_bytes
            "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "open_regular", "read_regular",
            "resolved"]
 
-# atomic_open's temporary name for NAME: mkstemp's 8 random characters between ".NAME." and ".tmp"
+# The temporary name for NAME (see _temp_beside): mkstemp's 8 random characters between ".NAME." and ".tmp"
 _TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
 # mkstemp creates files as 0600; finished outputs get the mode a plain open() would give them.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder (made if missing), named as :data:`_TEMP` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on a clean exit it replaces ``path``, else it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
@@ -89,12 +95,14 @@ def atomic_write_together(files: dict[Path, bytes]) -> None:
     try:
         for path, data in files.items():
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, tmp = _temp_beside(path)
             staged.append((tmp, path))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.chmod(tmp, 0o666 & ~_UMASK)
+        for _, path in staged:  # the one thing os.replace refuses here, found before anything moves
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a folder has the output's name", str(path))
         for tmp, path in staged:
             os.replace(tmp, path)
     except BaseException:

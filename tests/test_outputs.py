@@ -102,5 +102,10 @@ def test_write_together_leaves_every_old_file_when_one_fails(tmp_path):
         atomic_write_together({first: b"new a", second: b"new ora", blocked: b"new psd"})
     assert first.read_bytes() == b"old a" and second.read_bytes() == b"old ora"
     assert sorted(os.listdir(tmp_path)) == ["a.ora", "a.png", "file"], "no temporary file is left"
+    (tmp_path / "a.psd").mkdir()  # a folder in the way is found before any file is moved
+    with pytest.raises(IsADirectoryError):
+        atomic_write_together({first: b"new a", second: b"new ora", tmp_path / "a.psd": b"new psd"})
+    assert first.read_bytes() == b"old a" and second.read_bytes() == b"old ora"
+    assert sorted(os.listdir(tmp_path)) == ["a.ora", "a.png", "a.psd", "file"], "no temporary file is left"
     atomic_write_together({first: b"new a", second: b"new ora"})
     assert first.read_bytes() == b"new a" and second.read_bytes() == b"new ora"
