@@ -1,7 +1,7 @@
 """`colorize run` on sketches the tests make: every image mode and shape, tags, bad files, output trees.
 
 The model is the session's tiny untrained one: its colours are noise, but shapes, tags and
-file handling are real, and the CLI must give the same bytes as the Python API.
+file handling are real, and the CLI must give what the Python API gives, to float rounding.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_run_colours_every_mode_and_shape(modes_run):
 
 @pytest.mark.parametrize("name", ["rgba.png", "palette.png", "grey16.png", "grey.png", "cmyk.jpg", "exif.jpg",
                                   "wide.png", "sub/tall.png", "sub/odd.png"])
-def test_result_has_the_sketch_size_its_lines_and_the_api_bytes(modes_run, film_model, name):
+def test_result_has_the_sketch_size_its_lines_and_what_the_api_gives(modes_run, film_model, name):
     root, sizes, _ = modes_run
     out = root / "out" / Path(name).with_suffix(".png")
     with Image.open(out) as im:

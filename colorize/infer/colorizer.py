@@ -144,8 +144,9 @@ class Colorizer:
     def embed(self, tag_sets: Sequence[str | Sequence[str] | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Tag tokens [B, T, dim] and their mask [B, T]; unknown tags are embedded first.
 
-        Rows are padded to at least :data:`TOKENS` tags, so a sketch's result does not
-        depend on the longest tag set of the batch around it.
+        Rows are padded to at least :data:`TOKENS` tags, so the longest tag set of the batch
+        around a sketch does not change the shapes its attention runs at (its result still
+        moves by float rounding, see :meth:`predict`).
         """
         sets = [parse_tags(t) for t in tag_sets]
         new = sorted({t for tags in sets for t in tags} - set(self.table.index))

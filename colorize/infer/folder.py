@@ -142,8 +142,8 @@ def _plan(sources: Sequence[Source], out: Path, resolver: TagResolver, overwrite
         try:
             files = _outputs(source, out, formats)
         except OutsideFolder as e:
-            _fail(record, f"{e}, and colorize run writes only inside -o. Name the file by a path without "
-                          f"'..', or remove the symlink under -o that leads out.")
+            _fail(record, f"{e}, and colorize run writes only inside -o. A symlink under -o leads out: "
+                          f"remove it, or choose another -o.")
             continue
         record.output = shown(files["png"])
         targets = list(files.values())
