@@ -19,6 +19,7 @@ for variable, folder in [("MPLCONFIGDIR", "matplotlib"), ("IPYTHONDIR", "ipython
                          ("XDG_CACHE_HOME", "cache"), ("XDG_DATA_HOME", "data"),  # chromium's profile, dconf
                          ("COLORIZE_TEST_ARTIFACTS", "test-artifacts")]:
     os.environ.setdefault(variable, str(SCRATCH / folder))
+os.environ["COLORIZE_CACHE"] = str(SCRATCH / "tag-cache")  # never the user's own tag-embedding cache
 
 
 def pytest_configure(config):
@@ -44,14 +45,6 @@ SAMPLE_IDS = [
 ]
 BROKEN_SVG = "1F4A9.svg"
 SIZE = 64
-
-
-@pytest.fixture(scope="session", autouse=True)
-def tag_cache(tmp_path_factory) -> Path:
-    """Keep the tests' tag-embedding cache out of the user's home."""
-    folder = tmp_path_factory.mktemp("cache")
-    os.environ["COLORIZE_CACHE"] = str(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")
