@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 
 import h11
+from starlette.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from colorize.serve.limits import CONNECTIONS, CONNECTIONS_PER_CLIENT, HEAD_TIMEOUT
@@ -51,15 +52,10 @@ def json_error(status: int, reason: str, message: str, headers: dict[str, str] |
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def refusal(message: str) -> Callable:
-    """An ASGI app that answers every request 503 with ``message`` and closes the connection."""
-    async def app(scope, receive, send):
-        body = json.dumps({"error": message}).encode("utf-8")
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"), (b"retry-after", b"5")]})
-        await send({"type": "http.response.body", "body": body})
-    return app
+def refusal(message: str) -> JSONResponse:
+    """An ASGI app (a Starlette response) that answers every request 503 with ``message`` and
+    closes the connection."""
+    return JSONResponse({"error": message}, status_code=503, headers={"connection": "close", "retry-after": "5"})
 
 
 class GuardedH11Protocol(H11Protocol):
