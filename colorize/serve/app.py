@@ -206,7 +206,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     source = Path(colorizer.source) if colorizer.source else None
     model_name = "" if source is None else source.parent.name if source.name == "export" else source.name
     model_lock = threading.Lock()  # one forward pass at a time: unknown tags grow the shared tag table
-    gate = Gate(jobs, queue, arriving_bytes=(jobs + queue) * max_upload_bytes)  # at most `jobs` at once
+    gate = Gate(jobs, queue, max_upload_bytes=max_upload_bytes)  # at most `jobs` at once
     return_freed_memory()  # the limits assume a job's memory is given back when it ends
     if colorizer.device.type == "cpu":
         # Parallel requests come from the gate's jobs; torch's own OpenMP threads only spin

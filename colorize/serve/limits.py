@@ -144,12 +144,13 @@ class Gate:
     which waits there, first come first served, for a free slot (or, for work that runs
     ``alone``, for all of them). Uploads still arriving are counted by :meth:`receiving`
     and hold no place: together they may hold ``arriving_bytes`` (default: ``jobs + queue``
-    full uploads, what the queue itself may hold), so many stalled ones (a few bytes each)
-    refuse nobody. Thread-based, so one gate serves any event loop.
+    uploads of ``max_upload_bytes``, what the queue itself may hold), so many stalled ones (a
+    few bytes each) refuse nobody. Thread-based, so one gate serves any event loop.
     """
 
-    def __init__(self, jobs: int = JOBS, queue: int = QUEUE, arriving_bytes: int | None = None):
-        arriving_bytes = (jobs + queue) * MAX_UPLOAD_BYTES if arriving_bytes is None else arriving_bytes
+    def __init__(self, jobs: int = JOBS, queue: int = QUEUE, arriving_bytes: int | None = None,
+                 max_upload_bytes: int = MAX_UPLOAD_BYTES):
+        arriving_bytes = (jobs + queue) * max_upload_bytes if arriving_bytes is None else arriving_bytes
         if jobs < 1 or queue < 0 or arriving_bytes < 1:
             raise ValueError(f"a gate needs jobs >= 1, queue >= 0 and arriving_bytes >= 1, got jobs={jobs}, "
                              f"queue={queue}, arriving_bytes={arriving_bytes}")
