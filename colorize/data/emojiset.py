@@ -40,7 +40,7 @@ from colorize.data.builder import check_previous, read_build_info, write_build_i
 from colorize.data.extract import EXTRACTORS, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, read_finished, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
-from colorize.data.pool import TIME_LIMIT, Failure, isolated
+from colorize.data.pool import TIME_LIMIT, built_rows
 from colorize.data.svgart import SvgError, read_svg, render
 from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
 from colorize.folders import shown
@@ -215,19 +215,8 @@ def build_emoji_set(
     for file, kept in report.duplicates:
         tqdm.write(f"{shown(file)}: the same emoji as {shown(Path(kept).name)}; that one is kept", file=sys.stderr)
 
-    rows = []
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc=name, unit="emoji", disable=not progress, file=sys.stderr)
-    for job, row in isolated(_colour_one, jobs, workers, time_limit):
-        if isinstance(row, Failure):
-            row = {"file": job[0], "error": str(row)}
-        bar.update()
-        if "error" in row:
-            report.failed.append((row["file"], row["error"]))
-            tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
-            continue
-        rows.append(row)
-    bar.close()
+    rows = list(built_rows(_colour_one, jobs, workers, time_limit, report.failed, desc=name, progress=progress))
 
     members: dict[str, list[dict]] = {}
     for row in rows:

@@ -15,17 +15,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from colorize.data.images import read_finished, save_png
-from colorize.data.pool import TIME_LIMIT, Failure, isolated
+from colorize.data.pool import TIME_LIMIT, built_rows
 from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.tags import emoji_tags, is_flag_sequence
@@ -196,21 +194,12 @@ def build_openmoji(
     rows = []
     jobs = [(str(p), str(out), size, force) for p in svgs]
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc="openmoji", unit="emoji", disable=not progress, file=sys.stderr)
-    for job, row in isolated(_build_one, jobs, workers, time_limit):
-        if isinstance(row, Failure):  # a crashed or stopped worker
-            row = {"file": job[0], "error": str(row)}
-        bar.update()
-        if "error" in row:
-            report.failed.append((row["file"], row["error"]))
-            tqdm.write(f"{row['file']}: {row['error']}; skipped, the build goes on", file=sys.stderr)
-            continue
+    for row in built_rows(_build_one, jobs, workers, time_limit, report.failed, desc="openmoji", progress=progress):
         if row.pop("_reused"):
             report.reused += 1
         else:
             report.rendered += 1
         rows.append(row)
-    bar.close()
 
     _assign_splits(rows, include_flags, val_fraction)
     report.rows = write_manifest(out / MANIFEST_NAME, rows)

@@ -9,12 +9,14 @@ rest go on. Nothing runs in the calling process, even with one worker.
 
     for job, outcome in isolated(render_one, jobs, workers=2, time_limit=60):
         row = outcome if not isinstance(outcome, Failure) else {"error": outcome.reason}
+    rows = list(built_rows(render_one, jobs, 2, 60, failed=report.failed, desc="emoji"))
 """
 
 from __future__ import annotations
 
 import faulthandler
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,8 +24,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pebble import ProcessExpired, ProcessPool
+from tqdm import tqdm
 
-__all__ = ["Failure", "TIME_LIMIT", "WINDOW", "isolated"]
+from colorize.folders import shown
+
+__all__ = ["Failure", "TIME_LIMIT", "WINDOW", "built_rows", "isolated"]
 
 # Seconds one file may take before its worker is killed. Measured: OpenMoji's slowest SVG takes
 # 0.16 s at --size 256 and 13 s at --size 4096; a 19,000-path clip-art file 13 s at 256.
@@ -71,6 +76,27 @@ def isolated(work: Callable[[J], R], jobs: Iterable[J], workers: int,
     finally:
         pool.close()
         pool.join()
+
+
+def built_rows(work: Callable[[tuple], dict], jobs: list[tuple], workers: int, time_limit: float | None,
+               failed: list[tuple[str, str]], desc: str, progress: bool = True) -> Iterator[dict]:
+    """The rows a builder's workers make, in order, under a progress bar.
+
+    Each job's first item is its source file; ``work`` returns a row, or ``{"file", "error"}``
+    for a file it refused. Refused, crashed and stopped files are appended to ``failed`` as
+    ``(file, error)``, each with one line on stderr, and yield nothing.
+    """
+    bar = tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress, file=sys.stderr)
+    for job, row in isolated(work, jobs, workers, time_limit):
+        bar.update()
+        if isinstance(row, Failure):
+            row = {"file": job[0], "error": str(row)}
+        if "error" in row:
+            failed.append((row["file"], row["error"]))
+            tqdm.write(f"{shown(row['file'])}: {row['error']}; skipped, the build goes on", file=sys.stderr)
+            continue
+        yield row
+    bar.close()
 
 
 def _outcome(job, future, time_limit: float | None) -> tuple:
