@@ -210,6 +210,28 @@ def openclipart(src, out, size, extractor, workers, time_limit, strict, **filter
 
 
 @data.command()
+@click.argument("package", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the SVGs to, e.g. sources/noto; then `colorize data emoji` builds it.")
+def iconify(package, out) -> None:
+    """Unpack an emoji set in Iconify JSON into one SVG per emoji, named by code points.
+
+    PACKAGE is an Iconify JSON package folder (or its icons.json): `npm pack
+    @iconify-json/noto && tar xzf iconify-json-noto-*.tgz`, then PACKAGE is package/.
+    Emoji are found by the set's chars.json, or by their Unicode names where it has none.
+    OUT then takes `colorize data emoji OUT --out DATASET --name noto`.
+    """
+    from colorize.data.iconify import IconifyError, extract_emoji
+
+    try:
+        report = extract_emoji(package, out)
+    except IconifyError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{out}: {report.written} emoji SVGs (matched by {report.matched_by}); "
+               f"{len(report.unmatched)} icons are no emoji and were left out.")
+
+
+@data.command()
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder to write, e.g. data/twemoji.")

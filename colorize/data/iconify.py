@@ -1,0 +1,141 @@
+"""Emoji sets in Iconify JSON (the npm packages ``@iconify-json/noto``, ``fxemoji``, ...) as
+one SVG file per emoji, named by its code points, which :mod:`colorize.data.emojiset` builds.
+
+An Iconify set is one ``icons.json``: every icon is a ``body`` of SVG elements drawn in the
+set's (or the icon's own) ``left``/``top``/``width``/``height`` box; ``aliases`` name other
+icons (``parent``), possibly flipped or turned. Emoji sets add ``chars.json``, code points
+(``1f44b-1f3fd``) to icon names. A set without it is matched by name: emoji icons are named
+by their Unicode name in kebab case (``waving-hand-medium-skin-tone``), which the ``emoji``
+package knows for every emoji.
+
+    written = extract_emoji(Path("package"), Path("svgs"))   # svgs/1f44b-1f3fd.svg, ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from colorize.fileio import atomic_write_text
+
+__all__ = ["IconifyError", "IconifyReport", "extract_emoji", "iconify_emoji", "icon_svg"]
+
+_BOX = {"left": 0, "top": 0, "width": 16, "height": 16}  # Iconify's defaults
+
+
+class IconifyError(ValueError):
+    """A file that is not an Iconify icon set."""
+
+
+@dataclass
+class IconifyReport:
+    """What :func:`extract_emoji` wrote and what it could not place."""
+
+    written: int = 0
+    matched_by: str = "chars.json"  # or "names"
+    unmatched: list[str] = field(default_factory=list)  # icon names that are no emoji
+
+
+def _load(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IconifyError(f"{path}: cannot be read as JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise IconifyError(f"{path}: not a JSON object")
+    return data
+
+
+def icon_svg(icons: dict, name: str) -> str | None:
+    """The standalone SVG of icon (or alias) ``name`` in the set ``icons``; None when the
+    name is unknown or an alias loops."""
+    flips, turns, seen = [False, False], 0, set()
+    while name not in icons.get("icons", {}):
+        alias = icons.get("aliases", {}).get(name)
+        if not isinstance(alias, dict) or name in seen or "parent" not in alias:
+            return None
+        seen.add(name)
+        flips[0] ^= bool(alias.get("hFlip"))
+        flips[1] ^= bool(alias.get("vFlip"))
+        turns += int(alias.get("rotate", 0))
+        name = alias["parent"]
+    icon = icons["icons"][name]
+    if not isinstance(icon, dict) or not isinstance(icon.get("body"), str):
+        return None
+    flips[0] ^= bool(icon.get("hFlip"))
+    flips[1] ^= bool(icon.get("vFlip"))
+    turns += int(icon.get("rotate", 0))
+    box = {k: float(icon.get(k, icons.get(k, default))) for k, default in _BOX.items()}
+    body = icon["body"]
+    cx, cy = box["left"] + box["width"] / 2, box["top"] + box["height"] / 2
+    transforms = []
+    if turns % 4:
+        transforms.append(f"rotate({90 * (turns % 4)} {cx:g} {cy:g})")
+    if any(flips):
+        sx, sy = (-1 if flips[0] else 1), (-1 if flips[1] else 1)
+        transforms.append(f"translate({cx:g} {cy:g}) scale({sx} {sy}) translate({-cx:g} {-cy:g})")
+    if transforms:
+        body = f'<g transform="{" ".join(transforms)}">{body}</g>'
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'viewBox="{box["left"]:g} {box["top"]:g} {box["width"]:g} {box["height"]:g}" '
+            f'width="{box["width"]:g}" height="{box["height"]:g}">{body}</svg>')
+
+
+def _kebab(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("\u2019", "").replace("'", "")).strip("-")
+
+
+def _emoji_by_name() -> dict[str, str]:
+    """Kebab-case English name (and alias) -> code points as Iconify writes them (``1f44b-1f3fd``)."""
+    import emoji
+
+    names = {}
+    for char, data in emoji.EMOJI_DATA.items():
+        key = "-".join(f"{ord(c):x}" for c in char if ord(c) != 0xFE0F)
+        for name in [data.get("en", ""), *data.get("alias", [])]:
+            names.setdefault(_kebab(name.strip(":")), key)
+    return names
+
+
+def iconify_emoji(package: Path, report: IconifyReport | None = None) -> Iterator[tuple[str, str]]:
+    """``(code points, svg)`` for every emoji of the Iconify set in ``package`` (a folder with
+    ``icons.json``, or that file itself), by ``chars.json`` where the set has one, else by name."""
+    package = Path(package)
+    path = package if package.suffix == ".json" else package / "icons.json"
+    if not path.is_file():
+        raise IconifyError(f"{package}: no icons.json here. Pass an Iconify JSON package folder "
+                           f"(`npm pack @iconify-json/noto`, then its package/ folder).")
+    icons = _load(path)
+    if not isinstance(icons.get("icons"), dict):
+        raise IconifyError(f"{path}: no 'icons' object, so not an Iconify icon set")
+    report = report if report is not None else IconifyReport()
+    chars_path = path.with_name("chars.json")
+    if chars_path.is_file():
+        chars = _load(chars_path)
+        pairs = sorted((str(k).lower(), str(v)) for k, v in chars.items())
+    else:
+        report.matched_by = "names"
+        by_name = _emoji_by_name()
+        names = sorted(set(icons["icons"]) | set(icons.get("aliases", {})))
+        pairs = sorted((by_name[n], n) for n in names if n in by_name)
+        report.unmatched = [n for n in names if n not in by_name]
+    for codepoints, name in pairs:
+        svg = icon_svg(icons, name)
+        if svg is not None:
+            yield codepoints, svg
+
+
+def extract_emoji(package: Path, out: Path) -> IconifyReport:
+    """Write every emoji of an Iconify set as ``out/<code points>.svg``; existing files are replaced."""
+    report = IconifyReport()
+    seen = set()
+    for codepoints, svg in iconify_emoji(package, report):
+        if codepoints in seen:  # two names for one emoji: the first, in code-point order, is kept
+            continue
+        seen.add(codepoints)
+        atomic_write_text(Path(out) / f"{codepoints}.svg", svg)
+        report.written += 1
+    return report
