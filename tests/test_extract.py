@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from colorize.data.extract import EXTRACTORS, get_extractor, mixed
+from colorize.data.extract import EXTRACTORS, MIXED, get_extractor, mixed
 from colorize.data.images import load_rgb
 
 
@@ -42,15 +42,39 @@ def test_flat_colour_gives_no_lines():
 
 def test_mixed_picks_every_extractor_in_turn(pair):
     color, _ = pair
-    outputs = {name: f(color).tobytes() for name, f in EXTRACTORS.items()}
+    outputs = {name: EXTRACTORS[name](color).tobytes() for name in MIXED}
     rng = random.Random(0)
     chosen = set()
     for _ in range(30):
         out = mixed(color, rng).tobytes()
         chosen.add(next(name for name, expected in outputs.items() if expected == out))
-    assert chosen == set(EXTRACTORS)
+    assert chosen == set(MIXED)
 
 
 def test_unknown_extractor_names_the_choices():
-    with pytest.raises(ValueError, match="adaptive, dilate, mixed, xdog|adaptive, dilate, xdog, mixed"):
+    with pytest.raises(ValueError, match="adaptive, dilate, solid, traced, xdog, mixed"):
         get_extractor("canny")
+
+
+def test_traced_draws_a_filled_outline_as_a_double_line():
+    """A 9-px black ring on white, filled red: traced marks both of the ring's edges, not its inside."""
+    picture = np.full((96, 96, 3), 255, np.uint8)
+    cv2.circle(picture, (48, 48), 30, (220, 30, 30), -1)
+    cv2.circle(picture, (48, 48), 30, (0, 0, 0), 9)
+    lines = get_extractor("traced")(picture)[..., 0] == 0
+    row = lines[48]  # through the centre: ring from x = 14 to 22 (left side)
+    ink = np.flatnonzero(row[:48])
+    assert ink.min() <= 15 and ink.max() >= 21, ink  # both edges of the ring
+    assert not row[17:20].any()  # its middle stays paper: two lines, not one
+    assert not lines[40:56, 40:56].any()  # the flat red inside has none
+    solid = get_extractor("solid")(picture)[..., 0] == 0
+    assert solid[48, 14:23].all()  # the black ring is filled black
+
+
+def test_traced_marks_a_colour_edge_that_grey_hides():
+    """Two colours of the same grey: xdog and its kin see nothing, traced sees the edge."""
+    picture = np.zeros((64, 64, 3), np.uint8)
+    picture[:, :32] = (200, 60, 60)
+    picture[:, 32:] = cv2.cvtColor(cv2.cvtColor(picture[:, :32], cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    lines = get_extractor("traced")(picture)[..., 0] == 0
+    assert lines[:, 30:34].all(axis=0).any() and not lines[:, :28].any() and not lines[:, 36:].any()

@@ -37,7 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from colorize.data.builder import check_previous, read_build_info, write_build_info
-from colorize.data.extract import EXTRACTORS, get_extractor
+from colorize.data.extract import MIXED, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, read_finished, save_png
 from colorize.data.manifest import MANIFEST_NAME, write_manifest
 from colorize.data.pool import TIME_LIMIT, built_rows
@@ -186,7 +186,7 @@ def build_emoji_set(
         time_limit: seconds one file may take (see :mod:`colorize.data.pool`); None: no limit.
     """
     src, out = Path(src), Path(out)
-    names = sorted(EXTRACTORS)  # "mixed": one per drawing, fixed by its id so a re-build agrees
+    names = MIXED  # "mixed": one per drawing, fixed by its id so a re-build agrees
     get_extractor(extractor)  # fail before any work on an unknown name
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: not a folder. Pass the folder that holds the emoji files.")

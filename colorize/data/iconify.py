@@ -89,15 +89,45 @@ def _kebab(text: str) -> str:
 
 
 def _emoji_by_name() -> dict[str, str]:
-    """Kebab-case English name (and alias) -> code points as Iconify writes them (``1f44b-1f3fd``)."""
+    """Name -> code points as Iconify writes them (``1f44b-1f3fd``), for every emoji.
+
+    Names are the CLDR name and aliases the ``emoji`` package knows, and for single code
+    points the Unicode character name too (Firefox OS emoji names ``blackspadesuit``, the
+    character's name, not its CLDR ``spade-suit``). Each is kept in kebab case
+    (``waving-hand``) and run together (``wavinghand``).
+    """
+    import unicodedata
+
     import emoji
 
-    names = {}
+    names: dict[str, str] = {}
     for char, data in emoji.EMOJI_DATA.items():
         key = "-".join(f"{ord(c):x}" for c in char if ord(c) != 0xFE0F)
-        for name in [data.get("en", ""), *data.get("alias", [])]:
-            names.setdefault(_kebab(name.strip(":")), key)
+        spoken = [data.get("en", ""), *data.get("alias", [])]
+        bare = char.replace("\ufe0f", "")
+        if len(bare) == 1:
+            spoken.append(unicodedata.name(bare, ""))
+        for name in spoken:
+            kebab = _kebab(name.strip(":"))
+            if kebab:
+                names.setdefault(kebab, key)
+                names.setdefault(kebab.replace("-", ""), key)
     return names
+
+
+_NUMBERED = re.compile(r"^(.*\D)-?\d+$")  # "cloud-1", "clinking-glasses-2": one of a set's versions
+
+
+def _match_name(name: str, by_name: dict[str, str]) -> str | None:
+    """The code points icon ``name`` stands for, or None: by its name, run together, or without
+    a version number at its end (Streamline draws ``cloud-1`` and ``cloud-2``)."""
+    for candidate in (name, name.replace("-", "")):
+        if candidate in by_name:
+            return by_name[candidate]
+    numbered = _NUMBERED.match(name)
+    if numbered and not name[0].isdigit():
+        return _match_name(numbered.group(1).rstrip("-"), by_name)
+    return None
 
 
 def iconify_emoji(package: Path, report: IconifyReport | None = None) -> Iterator[tuple[str, str]]:
@@ -113,15 +143,19 @@ def iconify_emoji(package: Path, report: IconifyReport | None = None) -> Iterato
         raise IconifyError(f"{path}: no 'icons' object, so not an Iconify icon set")
     report = report if report is not None else IconifyReport()
     chars_path = path.with_name("chars.json")
-    if chars_path.is_file():
-        chars = _load(chars_path)
+    chars = _load(chars_path) if chars_path.is_file() else {}
+    if chars:
         pairs = sorted((str(k).lower(), str(v)) for k, v in chars.items())
-    else:
+    else:  # no chars.json, or an empty one (noto-v1, emojione, fxemoji, streamline-emojis)
         report.matched_by = "names"
         by_name = _emoji_by_name()
         names = sorted(set(icons["icons"]) | set(icons.get("aliases", {})))
-        pairs = sorted((by_name[n], n) for n in names if n in by_name)
-        report.unmatched = [n for n in names if n not in by_name]
+        matched = {n: _match_name(n, by_name) for n in names}
+        # a name that matches exactly wins over a numbered version of the same emoji
+        exact = {n for n in names if n in by_name or n.replace("-", "") in by_name}
+        pairs = sorted((code, n not in exact, n) for n, code in matched.items() if code)
+        pairs = [(code, n) for code, _, n in pairs]
+        report.unmatched = [n for n in names if matched[n] is None]
     for codepoints, name in pairs:
         svg = icon_svg(icons, name)
         if svg is not None:

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from colorize.data.extract import EXTRACTORS, get_extractor
+from colorize.data.extract import MIXED, get_extractor
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square, load_rgb, save_png
 from colorize.data.builder import check_previous, write_build_info
 from colorize.data.manifest import MANIFEST_NAME, Manifest, split_for
@@ -166,7 +166,7 @@ def _import_svg(job: _Job, art: SvgArt, row: dict) -> dict:
     if MIN_INK <= ink <= MAX_INK:
         row["line_art"] = "vector"
     else:  # no usable outlines in the vectors: lines in another hand, from the colour picture
-        names = sorted(EXTRACTORS)  # "mixed": one per file, fixed by its id so a re-import agrees
+        names = MIXED  # "mixed": one per file, fixed by its id so a re-import agrees
         name = job.extractor if job.extractor != "mixed" else names[int(row["id"], 16) % len(names)]
         lines = get_extractor(name)(colour)
         row["line_art"] = name
