@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from colorize.data.linestyles import CLASSIC_LOOKS, LineStyler
 from colorize.fileio import resolved
 from colorize.models.conditioning import CONDITIONING
 from colorize.models.generator import LINES
@@ -134,6 +135,8 @@ class TrainConfig:
     tag_dropout_set: float = 0.1      # chance to drop a sample's whole tag set
     tag_dropout_each: float = 0.1     # chance to drop each single tag
     augment: bool = True              # geometric + line-style augmentation
+    line_styles: dict[str, float] = field(default_factory=lambda: {"artist": 1.0})  # share of each way lines are drawn (colorize.data.linestyles)
+    line_looks: dict[str, float] = field(default_factory=lambda: dict(CLASSIC_LOOKS))  # chance of each look (thin, broken, pencil, scan...)
     augment_size: int = 0             # side the geometric augmentation runs at before shrinking to model.size (0: model.size)
     include_flags: bool = False       # also train on split 'excluded' (flags)
     monochrome: float = 0.0           # share of samples desaturated and tagged 'monochrome' (the seed's finding)
@@ -164,6 +167,7 @@ class TrainConfig:
             raise ValueError(f"ema must be 0 (off) or a decay in (0, 1), got {self.ema}")
         if self.group < 1 or self.group > self.batch_size:
             raise ValueError(f"group must be between 1 and batch_size ({self.batch_size}), got {self.group}")
+        LineStyler(self.line_styles, self.line_looks)  # an unknown style or a bad share fails here, named
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"unknown amp {self.amp!r}; choose from auto, bf16, fp16, off")
 

@@ -241,31 +241,43 @@ def iconify(package, out) -> None:
               help="Side of the square images, in pixels.")
 @click.option("--extractor", default="xdog", show_default=True, type=click.Choice(EXTRACTOR_CHOICES),
               help="How each drawing's line art is made from its colour picture; 'mixed' picks one per drawing.")
+@click.option("--train", "for_training", is_flag=True,
+              help="Build a set to train on, split by drawing into train and val. Without it the set is a "
+                   "test set: every row in val, and `colorize train` refuses it.")
+@click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="With --train: share of drawings held out for validation.")
+@click.option("--lines", "lines_src", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the same set's line drawings, named the same way (EmojiOne monotone): a drawing "
+                   "found there takes it as its line art instead of the extractor's.")
 @click.option("--force", is_flag=True, help="Make every image again, even those a previous run finished.")
 @click.option("--workers", type=click.IntRange(1, None), help="Processes to use. Default: every core.")
 @timeout_option
-def emoji(src, out, name, size, extractor, force, workers, time_limit) -> None:
-    """Build a test set from another emoji set (Twemoji, Noto, ...): styles never trained on.
+def emoji(src, out, name, size, extractor, for_training, val_fraction, lines_src, force, workers, time_limit) -> None:
+    """Build a dataset from another emoji set (Twemoji, Noto, ...): hands never trained on.
 
     SRC holds the set's colour SVGs or PNGs, one per emoji, named by code points
     (1f44b-1f3fd.svg, emoji_u1f44b_1f3fd.png). Tags come from the code points as for
     OpenMoji. The skin-tone variants of an emoji are one drawing, and all of them get
     the line art drawn from its toneless picture, so only the tags can tell them apart.
-    Every row goes to split val (flags to excluded): score it with `colorize evaluate
-    --data OUT`; never train on it. For Twemoji: `npm pack @twemoji/svg && tar xzf
-    twemoji-svg-*.tgz`, then SRC is package/.
+    By default every row goes to split val (flags to excluded): a test set, to score
+    with `colorize evaluate --data OUT` and never to train on. With --train it is split
+    by drawing, to train on (training draws its lines afresh in many styles). For
+    Twemoji: `npm pack @twemoji/svg && tar xzf twemoji-svg-*.tgz`, then SRC is package/.
     """
     from colorize.data.emojiset import build_emoji_set
 
     try:
         report = build_emoji_set(src, out, name=name, size=size, extractor=extractor, force=force, workers=workers,
-                                 time_limit=time_limit)
+                                 time_limit=time_limit, role="train" if for_training else "test", val_fraction=val_fraction,
+                                 lines_src=lines_src)
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))
     click.echo(f"{out}: {report.rows} pairs ({splits}), {report.groups} drawing{'s' if report.groups != 1 else ''} in several colourings; "
                f"made {report.made}, reused {report.reused}, duplicates skipped {len(report.duplicates)}, "
-               f"failed {len(report.failed)}.")
+               f"failed {len(report.failed)}."
+               + (f" {report.artist_lines} drawings take the artist's lines from {lines_src}." if lines_src else "")
+               + ("" if for_training else " A test set: never trained on."))
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed; see the messages above or {out}/dataset.json.", err=True)
 

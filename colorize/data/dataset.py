@@ -35,9 +35,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from colorize.data.augment import geometric, line_style
+from colorize.data.augment import geometric
 from colorize.data.extract import get_extractor
-from colorize.data.manifest import Manifest
+from colorize.data.linestyles import LineStyler
+from colorize.data.manifest import Manifest, has_artist_lines, reference_rows
 
 __all__ = ["PairDataset", "collate_pairs", "dataset_names", "to_tensor", "to_image", "variant_masks"]
 
@@ -61,7 +62,8 @@ class PairDataset(Dataset):
         manifest: dataset folder or its ``manifest.jsonl``.
         split: ``'train'``, ``'val'``, ``'excluded'``, a tuple of them, or None for all rows.
         size: side to resize to; None keeps the stored size.
-        augment: apply :mod:`colorize.data.augment` (geometry to both, line style to the sketch).
+        augment: move sketch and target together (:mod:`colorize.data.augment`) and draw the
+            sketch in a line style (:mod:`colorize.data.linestyles`).
         extractor: line extractor for rows without a stored sketch; None uses the one each
             row names (``mixed`` if it names none).
         cache: keep decoded, resized images in memory after their first load (for
@@ -74,12 +76,17 @@ class PairDataset(Dataset):
             only then shrink them to ``size`` (area filter). A turn or zoom resampled at the
             training size blurs the target's edges, and the model learns to paint that blur
             (measured: mean ΔE2000 near the lines). None: augment at ``size``.
+        line_styles: with ``augment``, how each sample's lines are drawn and how they look;
+            default: the stored sketch, with the classic looks (thicker, thinner, blur, noise, JPEG).
+            Lines are drawn at the augmentation size, looks at ``size``.
+        seed: seeds the line styles' random draws (each DataLoader worker adds its id).
     """
 
     def __init__(self, manifest: str | os.PathLike, split: str | tuple[str, ...] | None = "train",
                  size: int | None = None, augment: bool = False, extractor: str | None = None,
                  cache: bool = False, differ: dict[str, np.ndarray] | None = None,
-                 augment_size: int | None = None, cache_mb: float = 2048):
+                 augment_size: int | None = None, cache_mb: float = 2048, line_styles: LineStyler | None = None,
+                 seed: int = 0):
         self.rows = Manifest(manifest, split=split)
         self.out_size = size
         # the side images are read (and cached) at: larger than the output when augmenting there
@@ -90,7 +97,16 @@ class PairDataset(Dataset):
         self.differ = differ
         self.extractor = None if extractor is None else get_extractor(extractor)
         self._geometric = geometric() if augment else None
-        self._line_style = line_style() if augment else None
+        self.styler = (line_styles or LineStyler()) if augment else None
+        self.seed = seed
+        self._rng: tuple[int, np.random.Generator] | None = None
+        # each row's drawing's reference (toneless) member, by position, for styles drawn from it
+        self.reference: list[int] | None = None
+        if self.styler is not None and self.styler.needs_reference:
+            rows = [self.rows[i] for i in range(len(self.rows))]
+            position = {row["id"]: i for i, row in enumerate(rows)}
+            of = reference_rows(rows)
+            self.reference = [position[of[row["id"]]] for row in rows]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -117,6 +133,17 @@ class PairDataset(Dataset):
                 self.cache_bytes += image.nbytes
         return image
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The line styles' generator, one per process: a forked DataLoader worker gets its own."""
+        from torch.utils.data import get_worker_info
+
+        worker = get_worker_info()
+        key = os.getpid()
+        if self._rng is None or self._rng[0] != key:
+            self._rng = (key, np.random.default_rng([self.seed, worker.id + 1 if worker else 0]))
+        return self._rng[1]
+
     def __getitem__(self, index: int) -> dict:
         row = self.rows[index]
         target = self._cached(index, row, "color")
@@ -134,6 +161,11 @@ class PairDataset(Dataset):
             if differ is None:
                 differ = np.zeros(target.shape[:2], np.uint8)
         if self.augment:
+            reference = None
+            if self.reference is not None:
+                ref = self.reference[index]
+                reference = target if ref == index else self._cached(ref, self.rows[ref], "color")
+            sketch = self.styler.lines(sketch, reference, has_artist_lines(row), self.rng)
             extra = {} if differ is None else {"mask": differ}
             moved = self._geometric(image=sketch, target=target, **extra)
             sketch = moved["image"]
@@ -146,7 +178,7 @@ class PairDataset(Dataset):
                 if differ is not None:  # a pixel that mixes changing colours changes too
                     differ = (cv2.resize(differ.astype(np.float32), side, interpolation=cv2.INTER_AREA) > 0)
                     differ = differ.astype(np.uint8)
-            lines, sketch = sketch, self._line_style(image=sketch)["image"]
+            lines, sketch = sketch, self.styler.look(sketch, self.rng)
         sample = {"sketch": to_tensor(sketch), "target": to_tensor(target), "tags": list(row["tags"]), "id": row["id"]}
         if self.augment:  # the lines the target was drawn with, for a generator that lays them over
             sample["lines"] = to_tensor(lines)

@@ -1,9 +1,17 @@
-"""Another emoji set as a test of styles the model has never seen (Twemoji, Noto, ...).
+"""Another emoji set as a dataset: a test of hands the model never saw, or more hands to train on.
 
-OpenMoji is the only emoji set the models train on, so every other set is a fair test of
-line art and colouring in another hand. Such a set ships colour pictures only, one file
-per emoji named by its code points (``1f44b-1f3fd.svg``, ``emoji_u1f44b_1f3fd.png``). This
-builder turns a folder of them into a dataset that ``colorize evaluate`` scores:
+Emoji sets other than OpenMoji ship colour pictures only, one file per emoji named by its
+code points (``1f44b-1f3fd.svg``, ``emoji_u1f44b_1f3fd.png``); ``colorize data iconify``
+unpacks the Iconify JSON packages into such folders. This builder turns a folder of them
+into a dataset, in one of two roles:
+
+* ``test`` (the default): every row in ``val`` and the set marked ``test_only``, so
+  ``colorize train`` refuses it. A set no model trained on is a fair measure of line art
+  and colouring in another hand (Twemoji is ours).
+* ``train``: split by drawing into ``train`` and ``val`` like OpenMoji (``val_fraction``),
+  for the sets a model may learn from.
+
+Either way:
 
 * **Tags** come from the code points, exactly as for OpenMoji
   (:func:`colorize.data.tags.emoji_tags`), so the model meets its own vocabulary.
@@ -13,8 +21,14 @@ builder turns a folder of them into a dataset that ``colorize evaluate`` scores:
   toneless member (the first of the group when it has none), and every member of the
   group gets that same sketch. The lines then say nothing about which colouring is
   wanted: only the tags can.
-* **Splits.** Every row is in ``val`` (flags in ``excluded``, as in the OpenMoji build):
-  the set is for testing, never for training.
+  Training draws its lines afresh from that toneless picture in many styles
+  (:mod:`colorize.data.linestyles`); the stored sketch is what evaluation sees.
+* **The artist's lines.** With ``lines_src``, a folder of the same set's line drawings
+  named the same way (EmojiOne's monotone set), a drawing whose toneless member has one
+  takes it as its sketch, marked ``line_art: artist``.
+* **Flags** go to ``excluded``, as in the OpenMoji build.
+* **Licence.** The ``iconify.json`` that ``data iconify`` leaves beside the SVGs (the
+  set's name, author and licence) goes into ``dataset.json`` as its attribution.
 
 SVGs are read with the same safe reader as any other import (:func:`colorize.data.svgart.read_svg`),
 PNGs with the same decoder. A file that fails is reported and skipped. Re-running reuses
@@ -39,13 +53,15 @@ from tqdm import tqdm
 from colorize.data.builder import check_previous, read_build_info, write_build_info
 from colorize.data.extract import MIXED, get_extractor
 from colorize.data.images import ImageError, fit_square, load_rgb, read_finished, save_png
-from colorize.data.manifest import MANIFEST_NAME, write_manifest
+from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.pool import TIME_LIMIT, built_rows
 from colorize.data.svgart import SvgError, read_svg, render
 from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
 from colorize.folders import shown
 
-__all__ = ["EmojiSetReport", "build_emoji_set", "codepoints_from_name", "drawing_of"]
+__all__ = ["ROLES", "EmojiSetReport", "build_emoji_set", "codepoints_from_name", "drawing_of"]
+
+ROLES = ("test", "train")
 
 SUFFIXES = (".svg", ".png")
 # "1f44b-1f3fd", "1F44B_1F3FD", "emoji_u1f44b_1f3fd" (Noto), "u1f44b" : hex code points, - or _ between
@@ -68,6 +84,7 @@ class EmojiSetReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file skipped, file kept)
     splits: dict[str, int] = field(default_factory=dict)
     groups: int = 0  # drawings that come in several colourings
+    artist_lines: int = 0  # drawings whose sketch is the artist's line drawing (lines_src)
 
 
 def codepoints_from_name(stem: str) -> list[int] | None:
@@ -124,19 +141,54 @@ def _colour_one(job: tuple[str, str, str, int, bool]) -> dict:
     return {"id": emoji_id, "color": color_rel, "_reused": False}
 
 
-def _sketch_one(job: tuple[str, str, str, int, bool]) -> str | None:
-    """Worker: make (or reuse) one drawing's line art from one member's colour picture."""
-    color, sketch, extractor, size, force = job
+def _sketch_one(job: tuple[str, str, str, int, bool, str | None]) -> str | None:
+    """Worker: make (or reuse) one drawing's line art: the artist's line drawing ``lines``
+    where there is one, else ``extractor`` on one member's colour picture."""
+    color, sketch, extractor, size, force, lines = job
     if not force and read_finished(sketch, size) is not None:
         return None
-    rgb = read_finished(color, size)
-    if rgb is None:
-        return f"its colour picture {color} cannot be read back, so its drawing has no line art"
     try:
-        save_png(sketch, get_extractor(extractor)(rgb))
-    except (OSError, ImageError) as e:
+        if lines is not None:
+            drawn = _colour(Path(lines), size)
+        else:
+            rgb = read_finished(color, size)
+            if rgb is None:
+                return f"its colour picture {color} cannot be read back, so its drawing has no line art"
+            drawn = get_extractor(extractor)(rgb)
+        save_png(sketch, drawn)
+    except (SvgError, ImageError) as e:
+        return f"its line drawing {lines} cannot be read ({e})"
+    except OSError as e:
         return f"its line art cannot be written ({getattr(e, 'strerror', None) or e})"
     return None
+
+
+def _line_files(lines_src: Path | None) -> dict[str, Path]:
+    """The artist's line drawings in ``lines_src``, by emoji id (code points without FE0F)."""
+    if lines_src is None:
+        return {}
+    if not lines_src.is_dir():
+        raise FileNotFoundError(f"{lines_src}: not a folder. Pass the folder of the set's line drawings "
+                                f"(e.g. EmojiOne monotone, unpacked by `colorize data iconify`).")
+    found = {}
+    for path in sorted(p for p in lines_src.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()):
+        sequence = codepoints_from_name(path.stem)
+        if sequence is not None:
+            found.setdefault("-".join(f"{c:x}" for c in sequence), path)
+    return found
+
+
+def _licence(src: Path) -> dict:
+    """Name, author and licence of the set, from the ``iconify.json`` beside its files (if any)."""
+    import json
+
+    try:
+        info = json.loads((src / "iconify.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {k: info[k] for k in ("set", "author", "license", "license_url", "attribution") if isinstance(info.get(k), str)}
 
 
 def _check_folder(out: Path, src: Path, name: str, size: int, force: bool) -> None:
@@ -171,8 +223,11 @@ def build_emoji_set(
     workers: int | None = None,
     progress: bool = True,
     time_limit: float | None = TIME_LIMIT,
+    role: str = "test",
+    val_fraction: float = 0.1,
+    lines_src: Path | None = None,
 ) -> EmojiSetReport:
-    """Build (or finish building) a test set from the emoji files in ``src`` into ``out``.
+    """Build (or finish building) a dataset from the emoji files in ``src`` into ``out``.
 
     Args:
         src: folder of emoji SVGs or PNGs named by code points (not searched recursively).
@@ -184,8 +239,14 @@ def build_emoji_set(
         workers: processes to use; default: every core.
         progress: show a progress bar on stderr.
         time_limit: seconds one file may take (see :mod:`colorize.data.pool`); None: no limit.
+        role: ``test`` (every row in val, never trained on) or ``train`` (split by drawing).
+        val_fraction: with ``role="train"``, the share of drawings held out in val.
+        lines_src: folder of the set's own line drawings, named like ``src``'s files.
     """
     src, out = Path(src), Path(out)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    line_files = _line_files(Path(lines_src) if lines_src is not None else None)
     names = MIXED  # "mixed": one per drawing, fixed by its id so a re-build agrees
     get_extractor(extractor)  # fail before any work on an unknown name
     if not src.is_dir():
@@ -228,11 +289,18 @@ def build_emoji_set(
         source = next((r for r in group if r["id"] == drawing), group[0])  # the toneless member
         pick = int(hashlib.sha1(drawing.encode()).hexdigest(), 16) % len(names)
         chosen = extractor if extractor != "mixed" else names[pick]
+        lines = line_files.get(source["id"])
+        if lines is not None:
+            chosen = "artist"
         sketch_rel = f"sketch/{drawing}.{chosen}.png"  # named by its extractor: another never reuses it
+        split = "val" if role == "test" else split_for(drawing, val_fraction)
         for row in group:
-            row.update(sketch=sketch_rel, line_art=chosen, extractor=chosen, aligned=False, source=name,
-                       split="excluded" if row["is_flag"] else "val")
-        sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force))
+            row.update(sketch=sketch_rel, line_art=chosen, aligned=False, source=name,
+                       split="excluded" if row["is_flag"] else split)
+            if lines is None:
+                row["extractor"] = chosen
+        sketch_jobs.append((str(out / source["color"]), str(out / sketch_rel), chosen, size, force,
+                            None if lines is None else str(lines)))
         groups.append(group)
     with ProcessPoolExecutor(max_workers=workers) as pool:  # line art from the pictures made above
         for group, error in zip(groups, pool.map(_sketch_one, sketch_jobs, chunksize=16), strict=True):
@@ -245,11 +313,16 @@ def build_emoji_set(
     report.reused = sum(row.pop("_reused") for row in rows)
     report.made = len(rows) - report.reused
     report.groups = sum(len(group) > 1 for group in groups if not group[0].get("_broken"))
+    report.artist_lines = sum(group[0]["line_art"] == "artist" for group in groups if not group[0].get("_broken"))
     report.rows = write_manifest(out / MANIFEST_NAME, rows)
     for row in rows:
         report.splits[row["split"]] = report.splits.get(row["split"], 0) + 1
     write_build_info(out, name, size, report.splits, builder=BUILDER, **{"from": str(src.resolve())},
-                     extractor=extractor, test_only=True, variant_groups=report.groups,
+                     extractor=extractor, test_only=role == "test", role=role, variant_groups=report.groups,
+                     **({"val_fraction": val_fraction} if role == "train" else {}),
+                     **({"lines_from": str(Path(lines_src).resolve()), "artist_lines": report.artist_lines}
+                        if lines_src is not None else {}),
+                     **_licence(src),
                      failed=[{"file": f, "error": e} for f, e in report.failed],
                      duplicates=[{"file": f, "kept": k} for f, k in report.duplicates])
     return report

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from colorize.fileio import atomic_write_text
 
-__all__ = ["IconifyError", "IconifyReport", "extract_emoji", "iconify_emoji", "icon_svg"]
+__all__ = ["IconifyError", "IconifyReport", "extract_emoji", "iconify_emoji", "icon_svg", "set_info"]
 
 _BOX = {"left": 0, "top": 0, "width": 16, "height": 16}  # Iconify's defaults
 
@@ -162,8 +162,32 @@ def iconify_emoji(package: Path, report: IconifyReport | None = None) -> Iterato
             yield codepoints, svg
 
 
+def set_info(package: Path) -> dict:
+    """The set's name, author and licence from the package's ``info.json`` (empty if it has none),
+    as ``{"set", "author", "license", "license_url", "attribution"}``."""
+    package = Path(package)
+    path = (package.parent if package.suffix == ".json" else package) / "info.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    author = info.get("author") if isinstance(info.get("author"), dict) else {}
+    licence = info.get("license") if isinstance(info.get("license"), dict) else {}
+    out = {"set": info.get("name"), "author": author.get("name"), "license": licence.get("spdx") or licence.get("title"),
+           "license_url": licence.get("url")}
+    out = {k: v for k, v in out.items() if isinstance(v, str) and v}
+    if "set" in out:
+        out["attribution"] = (f"{out['set']} by {out.get('author', 'its authors')}"
+                              + (f", {out['license']}" if "license" in out else "")
+                              + (f" ({out['license_url']})" if "license_url" in out else ""))
+    return out
+
+
 def extract_emoji(package: Path, out: Path) -> IconifyReport:
-    """Write every emoji of an Iconify set as ``out/<code points>.svg``; existing files are replaced."""
+    """Write every emoji of an Iconify set as ``out/<code points>.svg``, and the set's licence as
+    ``out/iconify.json`` (:func:`set_info`); existing files are replaced."""
     report = IconifyReport()
     seen = set()
     for codepoints, svg in iconify_emoji(package, report):
@@ -172,4 +196,7 @@ def extract_emoji(package: Path, out: Path) -> IconifyReport:
         seen.add(codepoints)
         atomic_write_text(Path(out) / f"{codepoints}.svg", svg)
         report.written += 1
+    info = set_info(package)
+    if info:
+        atomic_write_text(Path(out) / "iconify.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return report

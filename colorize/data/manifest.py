@@ -57,8 +57,8 @@ import numpy as np
 
 from colorize.fileio import atomic_write_text
 
-__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "resolve_manifest", "split_for",
-           "write_manifest"]
+__all__ = ["MANIFEST_NAME", "SPLITS", "Manifest", "ManifestError", "has_artist_lines", "reference_rows",
+           "resolve_manifest", "split_for", "write_manifest"]
 
 log = logging.getLogger("colorize")
 
@@ -66,7 +66,7 @@ MANIFEST_NAME = "manifest.jsonl"
 SPLITS = ("train", "val", "excluded")
 REQUIRED = ("id", "sketch", "color", "tags", "split")
 # optional fields the code reads, and the JSON types they may have (None: null is allowed)
-OPTIONAL = {"drawing": (str, None), "source": (str,), "original": (str,), "extractor": (str, None),
+OPTIONAL = {"drawing": (str, None), "source": (str,), "original": (str,), "extractor": (str, None), "line_art": (str,),
             "is_flag": (bool,), "aligned": (bool,), "width": (int,), "height": (int,)}
 SHOW_MISSING = 3  # how many missing images a warning names
 _reported: set[tuple[str, int]] = set()  # (manifest, line) of missing images already warned about
@@ -282,3 +282,25 @@ class Manifest:
     def image_path(self, row: dict, key: str) -> Path:
         """Absolute path of a row's ``'sketch'`` or ``'color'`` image."""
         return self.root / row[key]
+
+
+def reference_rows(rows: Iterable[dict]) -> dict[str, str]:
+    """For every row id, the id of its drawing's *reference member*: the row with the fewest
+    tags, ties broken by id. Of an emoji's skin-tone colourings that is the toneless one,
+    so lines drawn from it say nothing about the tone (``waving hand`` for
+    ``waving hand, dark skin tone``). A row without a ``drawing`` is its own reference."""
+    best: dict[str, tuple[int, str]] = {}
+    drawing_of = {}
+    for row in rows:
+        drawing = row.get("drawing") or row["id"]
+        drawing_of[row["id"]] = drawing
+        key = (len(row["tags"]), row["id"])
+        if drawing not in best or key < best[drawing]:
+            best[drawing] = key
+    return {row_id: best[drawing][1] for row_id, drawing in drawing_of.items()}
+
+
+def has_artist_lines(row: dict) -> bool:
+    """Whether the row's stored sketch is line art an artist drew (OpenMoji's line layer, an
+    SVG's own outlines, a monotone set), not lines an extractor made from the colour picture."""
+    return row["sketch"] is not None and row.get("line_art") in (None, "artist", "vector")

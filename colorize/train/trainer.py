@@ -55,7 +55,8 @@ from tqdm import tqdm
 from colorize.config import TrainConfig, config_from_dict
 from colorize.data.builder import read_build_info
 from colorize.data.dataset import PairDataset, collate_pairs, dataset_names, variant_masks
-from colorize.data.manifest import Manifest
+from colorize.data.linestyles import LineStyler
+from colorize.data.manifest import Manifest, resolve_manifest
 from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
@@ -208,14 +209,18 @@ class Trainer:
         splits = ("train", "excluded") if cfg.include_flags else "train"
         self.datasets: list[PairDataset] = []
         for source in self.sources:  # the cache's limit is shared out evenly
+            if read_build_info(resolve_manifest(source.path).parent).get("test_only"):
+                raise ValueError(f"{source.path}: a test set (built by `colorize data emoji` without --train): "
+                                 f"its drawings are kept to measure hands the model never saw, so it is never "
+                                 f"trained on. Score models on it with `colorize evaluate MODEL --data "
+                                 f"{source.path}`, and drop it from --data.")
             dataset = PairDataset(source.path, split=splits, size=cfg.model.size, augment=cfg.augment,
                                   cache=cfg.cache, augment_size=cfg.augment_size or None,
-                                  cache_mb=cfg.cache_mb / len(self.sources))
+                                  cache_mb=cfg.cache_mb / len(self.sources),
+                                  line_styles=LineStyler(cfg.line_styles, cfg.line_looks),
+                                  seed=seed * 1000 + len(self.datasets))
             if len(dataset) == 0:
-                test_set = read_build_info(dataset.rows.root).get("test_only")
                 raise ValueError(f"{source.path}: the train split is empty; nothing to train on."
-                                 + (" It is a test set (colorize data emoji): score models on it with "
-                                    "`colorize evaluate MODEL --data ...` instead." if test_set else "")
                                  + (" Drop it from --data." if len(self.sources) > 1 else ""))
             if cfg.variant_weight > 0:  # keyed by drawing within this dataset only
                 dataset.differ = variant_masks(dataset)
