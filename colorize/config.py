@@ -129,7 +129,8 @@ class TrainConfig:
     minutes: float = 0.0              # wall-clock budget in minutes (0: none); training stops at steps or minutes
     eval_every: int = 0               # steps between tag-fidelity checks on `eval_split` (0: off)
     eval_split: str = "val"           # split the checks score; the best check's weights are exported
-    eval_redraw: str = ""             # also check on line art redrawn by this extractor (xdog | dilate | adaptive)
+    eval_redraw: str = ""             # also check on line art redrawn by this extractor (xdog | dilate | adaptive | traced ...)
+    eval_pick: str = "reference"      # which check is best: reference (the first dataset's accuracy) | mean (of every dataset's)
     cache: bool = False               # keep decoded images in memory (small sizes, workers = 0)
     cache_mb: int = 2048              # ... up to this many MB; images beyond it are read from disk each time
     tag_dropout_set: float = 0.1      # chance to drop a sample's whole tag set
@@ -168,6 +169,8 @@ class TrainConfig:
         if self.group < 1 or self.group > self.batch_size:
             raise ValueError(f"group must be between 1 and batch_size ({self.batch_size}), got {self.group}")
         LineStyler(self.line_styles, self.line_looks)  # an unknown style or a bad share fails here, named
+        if self.eval_pick not in ("reference", "mean"):
+            raise ValueError(f"unknown eval_pick {self.eval_pick!r}; choose from reference, mean")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"unknown amp {self.amp!r}; choose from auto, bf16, fp16, off")
 
@@ -279,14 +282,24 @@ def with_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfi
     return _merge(data, overrides)
 
 
+STYLE_TABLES = ("line_styles", "line_looks")
+
+
 def _merge(data: dict[str, Any], overrides: dict[str, Any] | None) -> TrainConfig:
-    """``data`` (a config as plain dicts) with ``overrides`` on top; None values are skipped."""
+    """``data`` (a config as plain dicts) with ``overrides`` on top; None values are skipped.
+
+    ``model.FIELD`` sets a model field; ``line_styles.NAME`` and ``line_looks.NAME`` set one
+    style's share in those tables (0 turns it off), keeping the others."""
     model = dict(data.pop("model", {}))
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if key.startswith("model."):
-            model[key.removeprefix("model.")] = value
+        table, _, name = key.partition(".")
+        if table == "model":
+            model[name] = value
+        elif table in STYLE_TABLES and name:
+            default = TrainConfig.__dataclass_fields__[table].default_factory()
+            data[table] = {**data.get(table, default), name: value}
         else:
             data[key] = value
     data["model"] = config_from_dict(ModelConfig, model)

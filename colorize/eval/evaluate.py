@@ -75,20 +75,28 @@ def load_split(data: str | os.PathLike, split: str | tuple[str, ...] | None, siz
 
 
 def redraw_sketches(data: str | os.PathLike, rows: list[dict], size: int, extractor: str) -> dict[str, np.ndarray]:
-    """New line art for ``rows``, drawn by ``extractor`` from each stored colour image at its
-    full size, then resized to ``size``: lines in another hand than the dataset's own."""
+    """New line art for ``rows``, drawn by ``extractor`` at full size from the colour image of each
+    drawing's reference (toneless) member, then resized to ``size``: lines in another hand than the
+    dataset's own, the same for every colouring of a drawing, so no tone shows through them."""
     import cv2
 
     from colorize.data.extract import get_extractor
+    from colorize.data.manifest import reference_rows
 
     extract = get_extractor(extractor)
     full = PairDataset(data, split=None, size=None, augment=False)
+    every = {row["id"]: row for row in full.rows}
+    reference = reference_rows([every[row["id"]] for row in rows if row["id"] in every] or rows)
+    drawn: dict[str, np.ndarray] = {}
     out = {}
     for row in rows:
-        lines = extract(full._read(row, "color"))
-        if lines.shape[:2] != (size, size):
-            lines = cv2.resize(lines, (size, size), interpolation=cv2.INTER_AREA)
-        out[row["id"]] = lines
+        ref = reference.get(row["id"], row["id"])
+        if ref not in drawn:
+            lines = extract(full._read(every.get(ref, row), "color"))
+            if lines.shape[:2] != (size, size):
+                lines = cv2.resize(lines, (size, size), interpolation=cv2.INTER_AREA)
+            drawn[ref] = lines
+        out[row["id"]] = drawn[ref]
     return out
 
 

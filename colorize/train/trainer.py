@@ -117,8 +117,10 @@ def drop_tags(tag_sets: list[list[str]], p_set: float, p_each: float, rng: rando
 
 def best_key(row: dict[str, Any]) -> tuple[float, float]:
     """How a check ranks: variant accuracy first, then a lower ΔE2000. A reference dataset with
-    no variant groups has no accuracy, and its checks rank by ΔE2000 alone."""
-    accuracy = row.get("variant_accuracy")
+    no variant groups has no accuracy, and its checks rank by ΔE2000 alone. With ``eval_pick =
+    "mean"`` the accuracy is ``pick``: the mean of every accuracy the checks measured, on every
+    dataset's val split, with their own and their redrawn lines."""
+    accuracy = row.get("pick", row.get("variant_accuracy"))
     return (-math.inf if accuracy is None else accuracy, -row["delta_e"])
 
 
@@ -405,6 +407,10 @@ class Trainer:
         row = {**when, "dataset": reference, **results[reference]}
         if len(results) > 1:
             row["datasets"] = results
+        if self.config.eval_pick == "mean":
+            accuracies = [v for figures in results.values() for k, v in figures.items() if k.endswith("variant_accuracy")]
+            if accuracies:
+                row["pick"] = float(np.mean(accuracies))
         if self.best is None or best_key(row) > best_key(self.best):
             self.best = row
             save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), name="best.pt")
