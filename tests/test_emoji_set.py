@@ -179,3 +179,56 @@ def test_a_file_over_the_time_limit_is_stopped_and_the_rest_are_built(tmp_path):
     assert [(Path(file).name, error) for file, error in report.failed] == [
         ("1f600.svg", "took over 1.5 s (--timeout), so it was stopped. Raise --timeout if files this slow are wanted")]
     assert [row["id"] for row in Manifest(tmp_path / "out")] == ["1f44b"]
+
+
+def test_a_training_build_splits_by_drawing_and_takes_the_artists_lines(emoji_dir: Path, tmp_path: Path, dataset):
+    """--train: every colouring of a drawing in one split, train and val both used; a drawing
+    whose toneless member is in --lines takes that line drawing as its sketch; and the set can be
+    trained on, where a test set is refused."""
+    from colorize.data.manifest import has_artist_lines
+
+    lines = tmp_path / "monotone"
+    lines.mkdir()
+    outline = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><path fill="none" stroke="#000" '
+               'stroke-width="2" d="M6 30 L10 6 L26 6 L30 30 Z"/></svg>')
+    (lines / "1f44b.svg").write_text(outline)
+    src = tmp_path / "many"
+    src.mkdir()
+    for path in emoji_dir.iterdir():
+        (src / path.name).write_bytes(path.read_bytes())
+    for i in range(30):  # thirty single drawings: animals, named by code points
+        (src / f"{0x1F400 + i:x}.svg").write_text(hand(f"#{40 + i * 6:02x}8040"))
+    out = tmp_path / "train-set"
+    report = build_emoji_set(src, out, name="noto", size=32, workers=1, progress=False, role="train",
+                             val_fraction=0.3, lines_src=lines)
+    rows = list(Manifest(out))
+    splits = {}
+    for row in rows:
+        splits.setdefault(row["drawing"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in splits.values()), "a drawing's colourings split apart"
+    assert {"train", "val"} <= {row["split"] for row in rows} and report.artist_lines == 1
+    hands = [row for row in rows if row["drawing"] == "1f44b"]
+    assert {row["line_art"] for row in hands} == {"artist"} and all(has_artist_lines(row) for row in hands)
+    assert not any(has_artist_lines(row) for row in rows if row["drawing"] != "1f44b")
+    drawn = read(out / hands[0]["sketch"]).min(axis=-1) < 128
+    assert drawn[16, 3:8].any() and not drawn[20, 12:20].any()  # the outline, not a filled hand
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["role"] == "train" and not info["test_only"] and info["artist_lines"] == 1
+
+    from colorize.config import load_config
+    from colorize.train.trainer import Trainer
+
+    config = load_config(None, {"data": [str(out)], "steps": 1, "batch_size": 2, "runs_dir": str(tmp_path / "runs"),
+                                "model.size": 32, "model.ngf": 8, "model.ndf": 8, "device": "cpu",
+                                "line_styles": {"artist": 1, "traced": 1}})
+    Trainer(config, progress=False).train()
+    test_set = tmp_path / "test-set"
+    build_emoji_set(emoji_dir, test_set, name="twemoji", size=32, workers=1, progress=False)
+    with pytest.raises(ValueError, match="a test set .* never trained on"):
+        Trainer(with_data(config, [str(dataset), str(test_set)]), progress=False)
+
+
+def with_data(config, data):
+    from colorize.config import with_overrides
+
+    return with_overrides(config, {"data": data})

@@ -99,3 +99,31 @@ def test_the_cli_says_what_it_wrote(tmp_path):
     assert result.exit_code == 0, result.output
     assert "5 emoji SVGs (matched by chars.json)" in result.output
     assert (tmp_path / "svgs" / "2764.svg").read_text().startswith("<svg ")
+
+
+def test_an_empty_chars_json_and_old_or_numbered_names_are_matched_by_name(tmp_path):
+    """noto-v1 ships an empty chars.json; Firefox OS names icons by the character's Unicode name
+    run together (blackheartsuit); Streamline numbers its versions (cloud-1, cloud-2)."""
+    folder = tmp_path / "package"
+    folder.mkdir()
+    body = '<path fill="#dd2e44" d="M0 0h36v36H0z"/>'
+    icons = {"width": 36, "height": 36, "icons": {
+        "blackheartsuit": {"body": body}, "cloud-2": {"body": body}, "cloud-1": {"body": body},
+        "clinking-glasses-3": {"body": body}, "company-logo-7": {"body": body}}}
+    (folder / "icons.json").write_text(json.dumps(icons))
+    (folder / "chars.json").write_text("{}")
+    report = extract_emoji(folder, tmp_path / "svgs")
+    assert report.matched_by == "names" and report.unmatched == ["company-logo-7"]
+    assert sorted(p.stem for p in (tmp_path / "svgs").glob("*.svg")) == ["1f942", "2601", "2665"]
+
+
+def test_the_sets_licence_goes_beside_the_svgs_and_into_the_dataset(package, tmp_path):
+    (package / "info.json").write_text(json.dumps({
+        "name": "Test Emoji", "author": {"name": "A. Artist"},
+        "license": {"title": "CC BY 4.0", "spdx": "CC-BY-4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}}))
+    extract_emoji(package, tmp_path / "svgs")
+    info = json.loads((tmp_path / "svgs" / "iconify.json").read_text())
+    assert info["license"] == "CC-BY-4.0" and info["attribution"].startswith("Test Emoji by A. Artist, CC-BY-4.0")
+    build_emoji_set(tmp_path / "svgs", tmp_path / "data", name="test", size=32, workers=1, progress=False)
+    built = json.loads((tmp_path / "data" / "dataset.json").read_text())
+    assert built["license"] == "CC-BY-4.0" and built["attribution"] == info["attribution"]
