@@ -12,8 +12,8 @@ and the five skin tones (``colorize data emoji`` groups them so, all with one sk
 * **within one tone**: a toned output nearest its own tone or a neighbouring one, the
   toneless output nearest the toneless picture;
 * **order**: the share of drawings whose five toned outputs get darker (mean CIELAB L*
-  over the pixels where the colourings differ) with every step from light to dark. By
-  chance, 1 in 120. It is :func:`colorize.eval.hands.tone_order`, which ``colorize
+  over the skin: the pixels where the colour images get darker with every step) with
+  every step from light to dark. By chance, 1 in 120. It is :func:`colorize.eval.hands.tone_order`, which ``colorize
   evaluate`` reports per dataset too (over the five-tone drawings with or without their
   toneless member; here only those with it, for the confusion table).
 

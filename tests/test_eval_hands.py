@@ -112,6 +112,23 @@ def test_tone_order_asks_for_darker_with_every_step():
     assert tone_order([ordered], {**colours, "t1": colours["t2"], "t2": colours["t1"]}, colours) == [False]
 
 
+def test_tone_order_reads_the_skin_not_the_hair():
+    """As in Twemoji, the hair changes with the skin tone, and outweighs the skin: over all the
+    pixels that change the colour images themselves are out of order. Over the skin, the pixels
+    that darken with every tone, they are in order, and so is a colouring that copies them."""
+    colours = {}
+    for k, hair in zip(range(1, 6), (200, 30, 220, 40, 230), strict=True):
+        image = np.full((8, 8, 3), 250 - 40 * k, np.uint8)  # skin: darker with every step
+        image[:, 2:] = hair                                    # hair, three quarters: darker, then lighter
+        colours[f"t{k}"] = image
+    ordered = [f"t{k}" for k in range(1, 6)]
+    assert tone_order([ordered], colours, colours) == [True]
+    flat = {i: np.full_like(c, 128) for i, c in colours.items()}
+    assert tone_order([ordered], {**flat, "t1": colours["t1"]}, colours) == [False]
+    # colour images that never darken step by step have no skin to read: no score
+    assert tone_order([ordered], colours, {i: colours["t3"] for i in colours}) == []
+
+
 # -- evaluate's hands figures, with colourings whose answers are known ---------------------------------
 
 class _Model:

@@ -7,8 +7,8 @@ dataset's variant groups (:func:`~colorize.eval.metrics.variant_groups`), with f
   image among their group's (:func:`~colorize.eval.metrics.variant_hits`);
 * **tone order**: the share of five-tone drawings (the five skin tones, with or without
   the toneless member) whose five toned outputs get darker, by mean CIELAB L* over the
-  pixels where the group's colourings differ, with every step from light to dark. By
-  chance, 1 in 120;
+  skin (the pixels where the colour images get darker with every step), with every step
+  from light to dark. By chance, 1 in 120;
 * **named colours**: variant accuracy over the groups whose members' tags name different
   colours (``red heart`` / ``blue heart``, squares, circles, books), the colour words
   being :func:`~colorize.data.tags.named_colours`;
@@ -30,12 +30,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from colorize.data.tags import SKIN_TONES, named_colours
-from colorize.eval.metrics import differ_mask, lab, member_hits, variant_groups
+from colorize.eval.metrics import lab, member_hits, variant_groups
 
-__all__ = ["FIGURES", "TONES", "codepoints", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
+__all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
            "tone_of", "tone_order", "two_tone_members"]
 
 TONES = sorted(SKIN_TONES)  # the modifiers U+1F3FB..U+1F3FF, light .. dark
+# The least step in CIELAB L* (of 100) between two neighbouring tones' colour images at a skin pixel:
+# far above resampling noise, far below the step between two skin tones (about 10 to 17).
+TONE_STEP = 2.0
 # The figures of :func:`hand_figures`, as the hands table names them
 FIGURES = {"variant": "variant acc.", "tone_order": "tone order", "named_colour": "named colours",
            "two_person": "which person"}
@@ -84,16 +87,20 @@ def tone_order(groups: Sequence[Sequence[str]], outputs: dict[str, np.ndarray],
                colours: dict[str, np.ndarray]) -> list[bool]:
     """For each of :func:`five_tone_groups`: do its toned outputs get darker with every step?
 
-    Lightness is the mean CIELAB L* of an output over the pixels where the group's colour
-    images (the toneless one too) differ. A group whose colour images differ nowhere has
-    nothing to order and is left out.
+    Lightness is the mean CIELAB L* of an output over the group's skin: the pixels where
+    the five toned colour images themselves get darker, by more than :data:`TONE_STEP`, with
+    every step. Not every pixel that changes with the tone is skin: Twemoji and OpenMoji
+    change the hair with it too, often lighter for a darker skin, and over all the pixels
+    that change, the colour images themselves are in order in only a third (Twemoji) to
+    two thirds (OpenMoji) of the drawings. A group with no such pixels is left out.
     """
     ordered = []
     for group in groups:
-        mask = differ_mask([colours[i] for i in group])
-        if not mask.any():
+        lightness = np.stack([lab(colours[i])[..., 0] for i in group[:5]])
+        skin = (np.diff(lightness, axis=0) < -TONE_STEP).all(axis=0)
+        if not skin.any():
             continue
-        steps = [float(lab(outputs[i])[mask][:, 0].mean()) for i in group[:5]]
+        steps = [float(lab(outputs[i])[..., 0][skin].mean()) for i in group[:5]]
         ordered.append(all(a > b for a, b in zip(steps, steps[1:])))
     return ordered
 
