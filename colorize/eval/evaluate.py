@@ -52,11 +52,11 @@ HANDS_LINES = "traced"
 HANDS_CONDITIONS = {"own": "tags", "traced": f"tags, {HANDS_LINES} lines"}
 
 HANDS_NOTE = ("Hands: variant accuracy over the variant groups (flags aside); tone order, the share of drawings in "
-              "the five skin tones whose toned outputs get darker (mean L* where the colourings differ) with every "
-              "step (chance 1/120); named colours, variant accuracy over the groups whose tags name different "
-              "colours (red heart, blue heart); which person, variant accuracy over the samples of two people with "
-              "two different skin tones. Traced: the same, on lines traced from the colour regions of each "
-              "drawing's plainest member, alike for every member. – : no such groups in the split.")
+              "the five skin tones whose toned outputs get darker with every step (mean L* over the skin: the pixels "
+              "where the colour images darken step by step; chance 1/120); named colours, variant accuracy over the "
+              "groups whose tags name different colours (red heart, blue heart); which person, variant accuracy over "
+              "the samples of two people with two different skin tones. Traced: the same, on lines traced from the "
+              "colour regions of each drawing's plainest member, alike for every member. – : no such groups.")
 
 # A colouring function: sketches (RGB uint8 at the model's size) and tag sets -> outputs.
 ColourFn = Callable[[list[np.ndarray], list[list[str]]], list[np.ndarray]]
@@ -240,24 +240,25 @@ def _fmt(value, spec: str) -> str:
 
 
 def to_markdown(results: dict) -> str:
-    """The results as Markdown: the hands table (one row per dataset with variant groups), then a
-    table with one row per condition and part; with several datasets, one section per dataset."""
-    if "datasets" in results:
-        names = list(results["datasets"])
-        lines = [f"Model `{results['model']}` (step {results.get('step')}) on {len(names)} datasets, "
-                 f"each on its own split `{results['split']}`, at {results['size']} px: {', '.join(names)}."]
-        if any("hands" in r for r in results["datasets"].values()):
-            lines += ["", *hands_table(results["datasets"])]
-        for name, result in results["datasets"].items():
-            lines += ["", f"## {name}", ""]
+    """The results as Markdown: the hands table (one row per dataset, when any has variant groups),
+    then a table with one row per condition and part; with several datasets, one section per dataset."""
+    several = results.get("datasets")
+    named = several if several is not None else {dataset_names([results["data"]])[0]: results}
+    hands = any("hands" in r for r in named.values())
+    lines = [*hands_table(named), ""] if hands else []
+    if several is None:
+        lines += _table(results)
+    else:
+        lines = [f"Model `{results['model']}` (step {results.get('step')}) on {len(named)} datasets, "
+                 f"each on its own split `{results['split']}`, at {results['size']} px: {', '.join(named)}.", "",
+                 *lines]
+        for name, result in named.items():
+            lines += [f"## {name}", ""]
             lines += (_table(result) if result.get("conditions") else
                       [f"`{result['data']}` has no `{result['split']}` split: nothing scored."])
-        notes = [VARIANT_NOTE, HANDS_NOTE] if any("hands" in r for r in results["datasets"].values()) else [VARIANT_NOTE]
-        return "\n".join([*lines, *(line for note in notes for line in ("", note))]) + "\n"
-    lines = _table(results)
-    if "hands" in results:
-        lines = [*hands_table({dataset_names([results["data"]])[0]: results}), "", *lines]
-    notes = [VARIANT_NOTE, HANDS_NOTE] if "hands" in results else [VARIANT_NOTE]
+            lines.append("")
+        lines.pop()
+    notes = [VARIANT_NOTE, HANDS_NOTE] if hands else [VARIANT_NOTE]
     return "\n".join([*lines, *(line for note in notes for line in ("", note))]) + "\n"
 
 
@@ -280,9 +281,8 @@ def hands_table(results: dict[str, dict]) -> list[str]:
     for name, result in results.items():
         samples = result.get("conditions", {}).get("tags", {}).get("all", {}).get("count", 0)
         hands = result.get("hands")
-        if hands is None:
-            lines.append("| " + " | ".join([name, str(samples), "– / –", "0", "– / –", "0", "– / –", "0", "– / –", "0",
-                                            "– / –"]) + " |")
+        if hands is None:  # no variant groups: nothing to tell apart
+            lines.append("| " + " | ".join([name, str(samples), *["– / –", "0"] * 4, "– / –"]) + " |")
             continue
         own = hands["own"]
         cells = [name, str(samples),
