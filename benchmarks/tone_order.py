@@ -12,8 +12,10 @@ and the five skin tones (``colorize data emoji`` groups them so, all with one sk
 * **within one tone**: a toned output nearest its own tone or a neighbouring one, the
   toneless output nearest the toneless picture;
 * **order**: the share of drawings whose five toned outputs get darker (mean CIELAB L*
-  over the pixels where the colourings differ) with every step from light to dark. By
-  chance, 1 in 120.
+  over the skin: the pixels where the colour images get darker with every step) with
+  every step from light to dark. By chance, 1 in 120. It is :func:`colorize.eval.hands.tone_order`, which ``colorize
+  evaluate`` reports per dataset too (over the five-tone drawings with or without their
+  toneless member; here only those with it, for the confusion table).
 
     python benchmarks/tone_order.py --data data/twemoji --model colorize/pretrained/openmoji-64 --model ...
 """
@@ -25,45 +27,33 @@ import argparse
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
-from colorize.data.tags import SKIN_TONES
 from colorize.eval.evaluate import colour_all, load_split, model_colour
+from colorize.eval.hands import five_tone_groups, tone_of, tone_order
 from colorize.eval.metrics import differ_mask, lab, variant_groups
 from colorize.infer.colorizer import Colorizer
 
-TONES = sorted(SKIN_TONES)  # light .. dark
 NAMES = ["none", "light", "med-light", "medium", "med-dark", "dark"]
-
-
-def tone_of(row: dict) -> int:
-    """0 for the toneless member, 1..5 for light..dark (the last tone of the id)."""
-    found = [TONES.index(int(part, 16)) + 1 for part in row["id"].split("-") if int(part, 16) in SKIN_TONES]
-    return found[-1] if found else 0
 
 
 def measure(model: Colorizer, data: str) -> dict:
     rows, sketches, colours = load_split(data, "val", model.size)
     rows = [r for r in rows if not r.get("is_flag")]
     by_id = {r["id"]: r for r in rows}
-    groups = [g for g in variant_groups(rows, colours) if len(g) == 6
-              and sorted(tone_of(by_id[i]) for i in g) == list(range(6))]
+    groups = [g for g in five_tone_groups(variant_groups(rows, colours)) if len(g) == 6]  # with the toneless one
     members = [by_id[i] for g in groups for i in g]
     outputs = colour_all(model_colour(model), members, sketches, [list(r["tags"]) for r in members], 16,
                          desc="colour", progress=False)
     confusion = np.zeros((6, 6), int)
-    ordered = []
     for group in groups:
         mask = differ_mask([colours[i] for i in group])
-        if not mask.any():  # colourings that differ nowhere: nothing to order (variant_groups keeps none now)
+        if not mask.any():  # colourings that differ nowhere: nothing to tell apart (variant_groups keeps none now)
             continue
         targets = [lab(colours[i])[mask] for i in group]
-        lightness = {}
         for i in group:
             predicted = lab(outputs[i])[mask]
             distances = [float(deltaE_ciede2000(predicted, t, channel_axis=-1).mean()) for t in targets]
-            confusion[tone_of(by_id[i]), tone_of(by_id[group[int(np.argmin(distances))]])] += 1
-            lightness[tone_of(by_id[i])] = float(predicted[:, 0].mean())
-        steps = [lightness[t] for t in range(1, 6)]
-        ordered.append(all(a > b for a, b in zip(steps, steps[1:])))
+            confusion[tone_of(i), tone_of(group[int(np.argmin(distances))])] += 1
+    ordered = tone_order(groups, outputs, colours)  # as `colorize evaluate` reports it, per hand
     total = confusion.sum()
     near = sum(confusion[t, u] for t in range(6) for u in range(6) if abs(t - u) <= 1 and (t == 0) == (u == 0))
     return {"groups": len(ordered), "samples": int(total), "accuracy": np.trace(confusion) / total,

@@ -153,6 +153,8 @@ def test_cli_builds_and_evaluate_scores_it(emoji_dir: Path, tmp_path: Path, tiny
     scores = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     variant = scores["conditions"]["tags"]["all"]["variant"]
     assert variant["groups"] == 1 and variant["members"] == 6 and variant["chance"] == pytest.approx(1 / 6)
+    # the set's lower-case code-point names are read as skin tones: one drawing in the five tones
+    assert scores["hands"]["own"]["tone_order"]["drawings"] == 1 and "tags, traced lines" in scores["conditions"]
 
     refused = runner.invoke(main, ["train", "--data", str(out), "--steps", "1", "--runs-dir", str(tmp_path / "runs"),
                                    "--device", "cpu"])

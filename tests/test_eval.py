@@ -104,8 +104,11 @@ def test_evaluate_command_writes_json_and_markdown(tiny_model, dataset, tmp_path
                                        "-o", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "evaluation.json").read_text())
-    assert set(report["conditions"]) == {"tags", "no_tags"} and report["size"] == 32
-    assert "| tags |" in (out / "evaluation.md").read_text()
+    # the split holds variant groups, so they are scored once more on traced lines, for the hands table
+    assert set(report["conditions"]) == {"tags", "no_tags", "tags, traced lines"} and report["size"] == 32
+    assert set(report["hands"]) == {"own", "traced", "no_tags"}
+    markdown = (out / "evaluation.md").read_text()
+    assert "| tags |" in markdown and f"| {dataset.name} | " in markdown and f"| {dataset.name} | " in result.output
     again = CliRunner().invoke(main, ["evaluate", str(tiny_model), "--data", str(dataset), "-o", str(out)])
     assert again.exit_code != 0 and "--overwrite" in again.output
 

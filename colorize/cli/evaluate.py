@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import click
@@ -25,9 +26,10 @@ from colorize.cli.options import MODEL_HELP, check_out, device_option, load_colo
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, None))
 @click.option("--limit", type=click.IntRange(1, None), help="Score only the first N samples (a quick look).")
 @click.option("--no-baseline", is_flag=True, help="Skip scoring the same model with no tags.")
-@click.option("--redraw", multiple=True, type=click.Choice(["xdog", "dilate", "adaptive"]),
-              help="Also score on line art this extractor draws from the colour images: lines in another hand "
-                   "than the dataset's. Repeatable.")
+@click.option("--redraw", multiple=True, type=click.Choice(["xdog", "dilate", "adaptive", "traced", "solid"]),
+              help="Also score on line art this extractor draws from the colour image of each drawing's plainest "
+                   "member: lines in another hand than the dataset's. Repeatable. (traced lines are scored anyway "
+                   "where the split has variant groups.)")
 @device_option()
 @click.option("--overwrite", is_flag=True, help="Replace an earlier evaluation in --out.")
 def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, device, overwrite) -> None:
@@ -37,6 +39,12 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, de
     colourings, whose output is closest to their own colour image: it measures whether
     the output follows the tags. It is printed next to its chance level, and next to the
     same model's score with no tags at all.
+
+    Wherever a split has such drawings, a "hands" table comes first, one row per dataset:
+    variant accuracy, tone order (five skin tones that darken step by step), named-colour
+    accuracy (red heart / blue heart) and which-person accuracy (two people, two tones),
+    each with the dataset's own lines and with lines traced from the colour regions (one
+    more pass over the split), beside variant accuracy with no tags and chance.
     """
     from colorize.eval.evaluate import evaluate as run_evaluation
     from colorize.eval.evaluate import evaluate_datasets, to_markdown, write_report
@@ -58,4 +66,5 @@ def evaluate(model, data, split, out, batch_size, limit, no_baseline, redraw, de
     click.echo(f"Wrote {json_path} and {md_path}")
 
 
-evaluate.help += f"\n\nMODEL: {MODEL_HELP}"
+# cleaned first: the appended line has no indent, so cleandoc would keep the docstring's indent
+evaluate.help = inspect.cleandoc(evaluate.help) + f"\n\nMODEL: {MODEL_HELP}"

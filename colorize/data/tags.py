@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import emoji
 
-__all__ = ["COLOUR_WORDS", "MONOCHROME", "normalize_tag", "with_colour_words", "parse_tags", "emoji_tags", "is_flag_sequence", "place_tones"]
+__all__ = ["COLOUR_WORDS", "MONOCHROME", "named_colours", "normalize_tag", "with_colour_words", "parse_tags", "emoji_tags", "is_flag_sequence", "place_tones"]
 
 # The tag that asks for no colour; `colorize train --monochrome` teaches it.
 MONOCHROME = "monochrome"
@@ -66,13 +66,13 @@ def normalize_tag(tag: str) -> str:
     return unicodedata.normalize("NFC", _SPACES.sub(" ", text).strip().lower())
 
 
-def with_colour_words(tags: Iterable[str]) -> list[str]:
-    """``tags`` plus every basic colour term they name, as tags of their own.
+def named_colours(tags: Iterable[str]) -> list[str]:
+    """The basic colour terms (:data:`COLOUR_WORDS`) that ``tags`` name, in order, once each:
+    ``["red heart", "gray cat"]`` gives ``["red", "grey"]``.
 
     Skin tones are left alone: they are tags of their own already, and "light" or "dark"
     are not colours.
     """
-    tags = list(tags)
     found = []
     for tag in tags:
         if "skin tone" in tag:
@@ -81,8 +81,14 @@ def with_colour_words(tags: Iterable[str]) -> list[str]:
             word = _COLOUR_ALIASES.get(word, word)
             if word in COLOUR_WORDS and word not in found:
                 found.append(word)
+    return found
+
+
+def with_colour_words(tags: Iterable[str]) -> list[str]:
+    """``tags`` plus every basic colour term they name (:func:`named_colours`), as tags of their own."""
+    tags = list(tags)
     present = {normalize_tag(t) for t in tags}
-    return tags + [w for w in found if w not in present]
+    return tags + [w for w in named_colours(tags) if w not in present]
 
 
 def parse_tags(text: str | Iterable[str] | None, sep: str = ",") -> list[str]:

@@ -28,10 +28,12 @@ from tqdm import tqdm
 
 from colorize.data.dataset import PairDataset, dataset_names, to_image
 from colorize.data.manifest import Manifest
-from colorize.eval.metrics import image_metrics, variant_groups, variant_hits
+from colorize.eval.hands import FIGURES, hand_figures
+from colorize.eval.metrics import image_metrics, member_hits, variant_groups
 from colorize.fileio import atomic_write_text
 
-__all__ = ["METRICS", "evaluate", "evaluate_datasets", "model_colour", "score", "to_markdown", "write_report"]
+__all__ = ["HANDS_CONDITIONS", "HANDS_LINES", "METRICS", "evaluate", "evaluate_datasets", "hands_table", "model_colour",
+           "redraw_sketches", "score", "to_markdown", "write_report"]
 
 METRICS = ("l1", "psnr", "ssim", "delta_e")
 # How each metric reads in a table: name, direction, format
@@ -42,6 +44,19 @@ VARIANT_NOTE = ("Variant accuracy: for each sample of a drawing that comes in se
                 "closest (mean CIEDE2000 where the colourings differ) to its own colour image? Chance is the mean "
                 "of 1 / group size. Ceiling: the best a model that reads tags as a set can score, since members "
                 "with the same tag set get the same input.")
+
+# The hands table's second line style: region boundaries traced on both sides, lines in another
+# hand than any dataset's own (:func:`colorize.data.extract.traced`)
+HANDS_LINES = "traced"
+# The conditions whose per-hand figures evaluate reports, by their key under "hands"
+HANDS_CONDITIONS = {"own": "tags", "traced": f"tags, {HANDS_LINES} lines"}
+
+HANDS_NOTE = ("Hands: variant accuracy over the variant groups (flags aside); tone order, the share of drawings in "
+              "the five skin tones whose toned outputs get darker with every step (mean L* over the skin: the pixels "
+              "where the colour images darken step by step; chance 1/120); named colours, variant accuracy over the "
+              "groups whose tags name different colours (red heart, blue heart); which person, variant accuracy over "
+              "the samples of two people with two different skin tones. Traced: the same, on lines traced from the "
+              "colour regions of each drawing's plainest member, alike for every member. – : no such groups.")
 
 # A colouring function: sketches (RGB uint8 at the model's size) and tag sets -> outputs.
 ColourFn = Callable[[list[np.ndarray], list[list[str]]], list[np.ndarray]]
@@ -114,21 +129,26 @@ def colour_all(colour: ColourFn, rows: list[dict], sketches: dict[str, np.ndarra
     return outputs
 
 
-def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, np.ndarray]) -> dict:
-    """Mean image metrics and variant accuracy of ``outputs`` against the rows' colour images."""
+def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, np.ndarray],
+          hits: dict[str, bool] | None = None) -> dict:
+    """Mean image metrics and variant accuracy of ``outputs`` against the rows' colour images.
+
+    ``hits``: the members' variant hits when already computed (:func:`~colorize.eval.metrics.member_hits`
+    over the same rows' groups), so that they are not computed twice."""
     if not rows:
         return {"count": 0}
     per = [image_metrics(outputs[r["id"]], colours[r["id"]]) for r in rows]
     means = {k: float(np.mean([p[k] for p in per])) for k in METRICS}
     groups = variant_groups(rows, colours)
+    if hits is None:
+        hits = member_hits(groups, outputs, colours)
     tags = {r["id"]: frozenset(r["tags"]) for r in rows}
-    hits, chance, ceiling, scored = [], [], [], 0
+    right, chance, ceiling, scored = [], [], [], 0
     for group in groups:
-        result = variant_hits([outputs[i] for i in group], [colours[i] for i in group])
-        if result is None:
+        if group[0] not in hits:  # its colour images differ nowhere: nothing to tell apart
             continue
         scored += 1
-        hits.extend(result)
+        right.extend(hits[i] for i in group)
         chance.extend([1.0 / len(group)] * len(group))
         # Members with the same tag *set* get the same input, so at most one of them can be
         # right: the best any set-of-tags model can score (e.g. "men wrestling, light skin
@@ -136,23 +156,28 @@ def score(rows: list[dict], outputs: dict[str, np.ndarray], colours: dict[str, n
         distinct = len({tags[i] for i in group})
         ceiling.extend([distinct / len(group)] * len(group))
     variant = {
-        "accuracy": float(np.mean(hits)) if hits else None,
+        "accuracy": float(np.mean(right)) if right else None,
         "chance": float(np.mean(chance)) if chance else None,
         "ceiling": float(np.mean(ceiling)) if ceiling else None,
         "groups": scored,
-        "members": len(hits),
+        "members": len(right),
     }
     return {"count": len(rows), **means, "variant": variant}
 
 
 def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size: int = 16,
              baseline: bool = True, limit: int | None = None, progress: bool = True,
-             colour: ColourFn | None = None, redraw: list[str] | tuple[str, ...] = ()) -> dict:
+             colour: ColourFn | None = None, redraw: list[str] | tuple[str, ...] = (), hands: bool = True) -> dict:
     """Score ``colorizer`` on ``split`` of ``data``; with ``baseline``, also with no tags.
 
-    ``redraw`` names line extractors (``xdog``, ``dilate``, ``adaptive``): for each, the
+    ``redraw`` names line extractors (``xdog``, ``dilate``, ``adaptive``, ...): for each, the
     split is scored again, with its tags, on line art that extractor draws from the colour
     images (:func:`redraw_sketches`), lines unlike the dataset's own.
+    With ``hands``, when the split (flags aside) holds variant groups, ``results["hands"]``
+    gives the per-hand figures (:func:`~colorize.eval.hands.hand_figures`): ``own`` with the
+    dataset's lines, ``traced`` with region-traced lines (the split is coloured once more, as
+    ``redraw`` would with ``traced``; once only if ``redraw`` names it too), and ``no_tags``,
+    the variant accuracy with no tags next to chance (its accuracy None without ``baseline``).
     ``colour`` replaces the model's colouring (tests pass oracles and constants through it).
     Samples are coloured at the model's resolution, where they are compared.
     """
@@ -163,18 +188,30 @@ def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size:
     colour = colour or model_colour(colorizer)
 
     parts = {"all": [r for r in rows if not r.get("is_flag")], "flags": [r for r in rows if r.get("is_flag")]}
+    groups = variant_groups(parts["all"], colours)
+    hands = hands and bool(groups)
     conditions = {"tags": [list(r["tags"]) for r in rows]}
     if baseline:
         conditions["no_tags"] = [[] for _ in rows]
     results = {"model": getattr(colorizer, "source", ""), "step": getattr(colorizer, "step", None),
                "data": str(data), "split": split, "size": size, "conditions": {}}
     inputs = {name: (sketches, tag_sets) for name, tag_sets in conditions.items()}
-    for extractor in redraw:
+    for extractor in dict.fromkeys([*redraw, *([HANDS_LINES] if hands else [])]):
         inputs[f"tags, {extractor} lines"] = (redraw_sketches(data, rows, size, extractor), conditions["tags"])
+    figures = {}
     for name, (lines, tag_sets) in inputs.items():
         outputs = colour_all(colour, rows, lines, tag_sets, batch_size, desc=name, progress=progress)
-        results["conditions"][name] = {part: score(part_rows, outputs, colours)
+        hits = member_hits(groups, outputs, colours)  # once, for the condition's table and its hands figures
+        results["conditions"][name] = {part: score(part_rows, outputs, colours, hits=hits if part == "all" else None)
                                        for part, part_rows in parts.items() if part_rows}
+        if hands and name in HANDS_CONDITIONS.values():
+            figures[name] = hand_figures(parts["all"], outputs, colours, hits)
+    if hands:
+        results["hands"] = {key: figures[name] for key, name in HANDS_CONDITIONS.items()}
+        no_tags = results["conditions"].get("no_tags", {}).get("all", {}).get("variant", {})
+        chance = results["conditions"]["tags"]["all"]["variant"]
+        results["hands"]["no_tags"] = {"accuracy": no_tags.get("accuracy"), "chance": chance["chance"],
+                                       "groups": chance["groups"], "members": chance["members"]}
     return results
 
 
@@ -203,18 +240,60 @@ def _fmt(value, spec: str) -> str:
 
 
 def to_markdown(results: dict) -> str:
-    """The results as a Markdown table: one row per condition and part; with several datasets,
-    one section per dataset."""
-    if "datasets" in results:
-        names = list(results["datasets"])
-        lines = [f"Model `{results['model']}` (step {results.get('step')}) on {len(names)} datasets, "
-                 f"each on its own split `{results['split']}`, at {results['size']} px: {', '.join(names)}."]
-        for name, result in results["datasets"].items():
-            lines += ["", f"## {name}", ""]
+    """The results as Markdown: the hands table (one row per dataset, when any has variant groups),
+    then a table with one row per condition and part; with several datasets, one section per dataset."""
+    several = results.get("datasets")
+    named = several if several is not None else {dataset_names([results["data"]])[0]: results}
+    hands = any("hands" in r for r in named.values())
+    lines = [*hands_table(named), ""] if hands else []
+    if several is None:
+        lines += _table(results)
+    else:
+        lines = [f"Model `{results['model']}` (step {results.get('step')}) on {len(named)} datasets, "
+                 f"each on its own split `{results['split']}`, at {results['size']} px: {', '.join(named)}.", "",
+                 *lines]
+        for name, result in named.items():
+            lines += [f"## {name}", ""]
             lines += (_table(result) if result.get("conditions") else
                       [f"`{result['data']}` has no `{result['split']}` split: nothing scored."])
-        return "\n".join([*lines, "", VARIANT_NOTE]) + "\n"
-    return "\n".join([*_table(results), "", VARIANT_NOTE]) + "\n"
+            lines.append("")
+        lines.pop()
+    notes = [VARIANT_NOTE, HANDS_NOTE] if hands else [VARIANT_NOTE]
+    return "\n".join([*lines, *(line for note in notes for line in ("", note))]) + "\n"
+
+
+def _pair(figures: dict, key: str, value: str) -> str:
+    """``own / traced`` of one figure, ``–`` for a figure with no count."""
+    return " / ".join(_fmt(figures[lines][key][value], ".3f") for lines in HANDS_CONDITIONS)
+
+
+def hands_table(results: dict[str, dict]) -> list[str]:
+    """The per-hand figures of several datasets' results (``{name: result}``), as Markdown
+    lines: one row per dataset, each figure with the dataset's own lines and with traced lines
+    beside its count. A dataset without variant groups gets a row of ``–``."""
+    head = ["hand", "samples", f"{FIGURES['variant']} own / traced", "groups (samples)",
+            f"{FIGURES['tone_order']} own / traced", "five-tone drawings",
+            f"{FIGURES['named_colour']} own / traced", "groups (samples)",
+            f"{FIGURES['two_person']} own / traced", "two-tone samples", "no tags / chance"]
+    lines = [f"Hands: does the output follow the tags on each dataset, with its own lines / with lines traced "
+             f"from the colour regions ({HANDS_LINES})?", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, result in results.items():
+        samples = result.get("conditions", {}).get("tags", {}).get("all", {}).get("count", 0)
+        hands = result.get("hands")
+        if hands is None:  # no variant groups: nothing to tell apart
+            lines.append("| " + " | ".join([name, str(samples), *["– / –", "0"] * 4, "– / –"]) + " |")
+            continue
+        own = hands["own"]
+        cells = [name, str(samples),
+                 _pair(hands, "variant", "accuracy"), f"{own['variant']['groups']} ({own['variant']['members']})",
+                 _pair(hands, "tone_order", "share"), str(own["tone_order"]["drawings"]),
+                 _pair(hands, "named_colour", "accuracy"),
+                 f"{own['named_colour']['groups']} ({own['named_colour']['members']})",
+                 _pair(hands, "two_person", "accuracy"), str(own["two_person"]["members"]),
+                 f"{_fmt(hands['no_tags']['accuracy'], '.3f')} / {_fmt(hands['no_tags']['chance'], '.3f')}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _table(results: dict) -> list[str]:

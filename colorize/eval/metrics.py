@@ -12,6 +12,7 @@ the closest colour image is ``m``'s own. Chance is ``1 / group size``.
 
     scores = image_metrics(output, target)          # {"l1", "psnr", "ssim", "delta_e"}
     correct = variant_hits(outputs, colours)        # one bool per member
+    hits = member_hits(groups, outputs, colours)    # {id: bool} over a split's groups
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["DIFFER_TOLERANCE", "chroma", "delta_e", "differ_mask", "image_metrics", "lab", "variant_groups",
-           "variant_hits"]
+__all__ = ["DIFFER_TOLERANCE", "chroma", "delta_e", "differ_mask", "image_metrics", "lab", "member_hits",
+           "variant_groups", "variant_hits"]
 
 # Two colour images "differ" at a pixel when some channel differs by more than this (of 255):
 # enough to ignore resampling noise along shared edges, far below any real colour change.
@@ -118,4 +119,16 @@ def variant_hits(outputs: Sequence[np.ndarray], colours: Sequence[np.ndarray]) -
         predicted = lab(output)[mask]
         distances = [float(deltaE_ciede2000(predicted, t, channel_axis=-1).mean()) for t in targets]
         hits.append(int(np.argmin(distances)) == m)
+    return hits
+
+
+def member_hits(groups: Iterable[Sequence[str]], outputs: dict[str, np.ndarray],
+                colours: dict[str, np.ndarray]) -> dict[str, bool]:
+    """:func:`variant_hits` of every group in ``groups`` (ids; ``outputs`` and ``colours`` by
+    id), by member. Members of a group whose colour images differ nowhere are left out."""
+    hits: dict[str, bool] = {}
+    for group in groups:
+        result = variant_hits([outputs[i] for i in group], [colours[i] for i in group])
+        if result is not None:
+            hits.update(zip(group, result, strict=True))
     return hits
