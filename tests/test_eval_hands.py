@@ -4,6 +4,7 @@ the traced-lines condition and the hands table."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -15,7 +16,7 @@ from colorize.data.images import load_rgb
 from colorize.data.manifest import Manifest, reference_rows
 from colorize.data.openmoji import build_openmoji, openmoji_svg_dir
 from colorize.eval.evaluate import evaluate, evaluate_datasets, load_split, redraw_sketches, to_markdown
-from colorize.eval.hands import (codepoints, five_tone_groups, named_colour_groups, skin_tones, tone_of, tone_order,
+from colorize.eval.hands import (colour_families, codepoints, five_tone_groups, named_colour_groups, skin_tones, tone_of, tone_order,
                                  two_tone_members)
 
 # A waving hand in its five skin tones and toneless; people holding hands, toneless, light with
@@ -285,3 +286,54 @@ def test_no_hands_without_variant_groups(hands_data, tmp_path):
 
     results = evaluate(_Model(), data, split=None, colour=colour, progress=False)
     assert "hands" not in results and sum(calls) == 2 * 2 and "| hand |" not in to_markdown(results)
+
+
+def test_colour_families_are_rows_of_different_drawings_that_differ_only_by_colour():
+    rows = [{"id": "1f499", "tags": ["blue heart"], "drawing": "1f499"},
+            {"id": "1f49a", "tags": ["green heart"], "drawing": "1f49a"},
+            {"id": "2764", "tags": ["red heart"], "drawing": "2764"},
+            {"id": "2764-x", "tags": ["red heart"], "drawing": "2764"},  # the same drawing again: one member
+            {"id": "1f494", "tags": ["broken heart"], "drawing": "1f494"},  # no colour word
+            {"id": "1f4d7", "tags": ["green book"], "drawing": "1f4d7"},
+            {"id": "1f4d8", "tags": ["blue book"], "drawing": "1f4d8"},
+            {"id": "1f7e5", "tags": ["red square"], "drawing": "1f7e5"},  # alone in its family
+            {"id": "1f469-1f3fb-200d-1f9b0", "tags": ["woman", "light skin tone", "red hair"], "drawing": "w"},
+            {"id": "1f469-200d-1f9b3", "tags": ["woman", "white hair"], "drawing": "w2"},
+            {"id": "1f469-200d-1f9b0", "tags": ["woman", "red hair"], "drawing": "w3"},
+            {"id": "b1", "tags": ["gray cat"], "drawing": "b1"}, {"id": "b2", "tags": ["grey cat"], "drawing": "b2"}]
+    assert colour_families(rows) == [["1f469-200d-1f9b0", "1f469-200d-1f9b3"], ["1f499", "1f49a", "2764"],
+                                     ["1f4d7", "1f4d8"]]
+
+
+def test_named_colours_drawn_apart_are_scored_on_one_shared_sketch(hands_data, hands_split, tmp_path):
+    """An emoji set draws each heart as its own picture. Its hearts are then no variant group,
+    but a colour family: each heart's tags on the first heart's sketch, nearest its own colours?"""
+    copy = tmp_path / "apart"
+    shutil.copytree(hands_data, copy)
+    rows = [json.loads(line) for line in (copy / "manifest.jsonl").read_text().splitlines()]
+    for k, row in enumerate(r for r in rows if r["id"] in HEARTS):  # each heart its own drawing and lines
+        row["drawing"] = row["id"]
+        sketch = cv2.imread(str(copy / row["sketch"]))
+        sketch[2:6, 2 + 8 * k:6 + 8 * k] = 0
+        row["sketch"] = f"sketch/{row['id']}-apart.png"
+        cv2.imwrite(str(copy / row["sketch"]), sketch)
+    (copy / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results = evaluate(_Model(), copy, split=None, colour=colouring(hands_split), progress=False, baseline=False)
+    for lines in ("own", "traced"):
+        assert results["hands"][lines]["named_colour"] == {"accuracy": 1.0, "groups": 2, "members": 5}, lines
+    # a colouring deaf to the tags gets one heart of three right, and one square of two
+    def blue(images, tag_sets):
+        return [hands_split[2]["1F499"] for _ in images]
+
+    results = evaluate(_Model(), copy, split=None, colour=blue, progress=False, baseline=False)
+    assert results["hands"]["own"]["named_colour"] == {"accuracy": pytest.approx(2 / 5), "groups": 2, "members": 5}
+    # ... and so does one that reads each heart's own sketch, which the shared sketch hides from it
+    split_rows, sketches, colours = load_split(copy, None, 64)
+    by_sketch = {sketches[r["id"]].tobytes(): colours[r["id"]] for r in split_rows if r["id"] in HEARTS}
+
+    def reads_the_sketch(images, tag_sets):
+        right = colouring(hands_split)(images, tag_sets)
+        return [by_sketch.get(image.tobytes(), fallback) for image, fallback in zip(images, right, strict=True)]
+
+    results = evaluate(_Model(), copy, split=None, colour=reads_the_sketch, progress=False, baseline=False)
+    assert results["hands"]["own"]["named_colour"] == {"accuracy": pytest.approx(3 / 5), "groups": 2, "members": 5}

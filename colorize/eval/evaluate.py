@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from colorize.data.dataset import PairDataset, dataset_names, to_image
 from colorize.data.manifest import Manifest
-from colorize.eval.hands import FIGURES, hand_figures
+from colorize.eval.hands import FIGURES, colour_families, hand_figures
 from colorize.eval.metrics import image_metrics, member_hits, variant_groups
 from colorize.fileio import atomic_write_text
 
@@ -199,13 +199,23 @@ def evaluate(colorizer, data: str | os.PathLike, split: str = "val", batch_size:
     for extractor in dict.fromkeys([*redraw, *([HANDS_LINES] if hands else [])]):
         inputs[f"tags, {extractor} lines"] = (redraw_sketches(data, rows, size, extractor), conditions["tags"])
     figures = {}
+    # named colours drawn as pictures of their own: each family coloured again on its first member's sketch
+    families = colour_families(parts["all"]) if hands else []
+    by_id = {r["id"]: r for r in rows}
     for name, (lines, tag_sets) in inputs.items():
         outputs = colour_all(colour, rows, lines, tag_sets, batch_size, desc=name, progress=progress)
         hits = member_hits(groups, outputs, colours)  # once, for the condition's table and its hands figures
         results["conditions"][name] = {part: score(part_rows, outputs, colours, hits=hits if part == "all" else None)
                                        for part, part_rows in parts.items() if part_rows}
         if hands and name in HANDS_CONDITIONS.values():
-            figures[name] = hand_figures(parts["all"], outputs, colours, hits)
+            family_hits = {}
+            if families:
+                members = [by_id[i] for f in families for i in f]
+                shared = {i: lines[f[0]] for f in families for i in f}
+                again = colour_all(colour, members, shared, [list(r["tags"]) for r in members], batch_size,
+                                   desc=f"{name}, colour families", progress=progress)
+                family_hits = member_hits(families, again, colours)
+            figures[name] = hand_figures(parts["all"], outputs, colours, hits, family_hits, families)
     if hands:
         results["hands"] = {key: figures[name] for key, name in HANDS_CONDITIONS.items()}
         no_tags = results["conditions"].get("no_tags", {}).get("all", {}).get("variant", {})

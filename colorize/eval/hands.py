@@ -11,7 +11,8 @@ dataset's variant groups (:func:`~colorize.eval.metrics.variant_groups`), with f
   from light to dark. By chance, 1 in 120;
 * **named colours**: variant accuracy over the groups whose members' tags name different
   colours (``red heart`` / ``blue heart``, squares, circles, books), the colour words
-  being :func:`~colorize.data.tags.named_colours`;
+  being :func:`~colorize.data.tags.named_colours`; where a set draws each colour as its own
+  picture, over its :func:`colour_families`, every member coloured on one shared sketch;
 * **two persons**: variant accuracy over the members whose code points carry two
   different skin tones (people holding hands, couples, handshakes): which person has
   which tone.
@@ -25,6 +26,8 @@ Each comes with its count (groups, members or drawings), and is None where the c
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +35,7 @@ import numpy as np
 from colorize.data.tags import SKIN_TONES, named_colours
 from colorize.eval.metrics import lab, member_hits, variant_groups
 
-__all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
+__all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "colour_families", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
            "tone_of", "tone_order", "two_tone_members"]
 
 TONES = sorted(SKIN_TONES)  # the modifiers U+1F3FB..U+1F3FF, light .. dark
@@ -112,6 +115,37 @@ def named_colour_groups(groups: Sequence[Sequence[str]], tags: dict[str, Sequenc
     return [g for g in groups if len({frozenset(named_colours(tags[i])) for i in g}) > 1]
 
 
+def _without_colours(tag: str) -> str:
+    words = [w for w in re.split(r"[^a-z]+", tag.lower()) if w]
+    return " ".join(w for w in words if not named_colours([w]))
+
+
+def colour_families(rows: Sequence[dict]) -> list[list[str]]:
+    """Rows of *different* drawings whose tags are the same but for the colours they name:
+    ``red heart``, ``blue heart``, ``green heart``; ``green book``, ``orange book``. One
+    member per drawing (the first by id), and at least two colours, each once.
+
+    An emoji set draws each of these as its own picture, so they are no variant group; yet
+    coloured on one shared sketch (the family's first member's) with each member's tags,
+    they ask exactly whether the named colour is followed. Within one drawing such rows
+    are a variant group already (:func:`named_colour_groups`)."""
+    by_key: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
+    named = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        colours = frozenset(named_colours(row["tags"]))
+        if not colours or any("skin tone" in t for t in row["tags"]):
+            continue
+        named[row["id"]] = colours
+        key = tuple(sorted(_without_colours(t) for t in row["tags"]))
+        by_key[key].setdefault(row.get("drawing") or row["id"], row["id"])
+    families = []
+    for members in by_key.values():
+        ids = list(members.values())
+        if len(ids) >= 2 and len({named[i] for i in ids}) == len(ids):
+            families.append(ids)
+    return sorted(families)
+
+
 def two_tone_members(group: Sequence[str]) -> list[str]:
     """The members of ``group`` whose id carries two different skin tones: two persons, each
     with their own (``1f9d1-1f3fb-200d-1f91d-200d-1f9d1-1f3ff``)."""
@@ -119,12 +153,15 @@ def two_tone_members(group: Sequence[str]) -> list[str]:
 
 
 def hand_figures(rows: Sequence[dict], outputs: dict[str, np.ndarray], colours: dict[str, np.ndarray],
-                 hits: dict[str, bool] | None = None) -> dict:
+                 hits: dict[str, bool] | None = None, family_hits: dict[str, bool] | None = None,
+                 families: Sequence[Sequence[str]] = ()) -> dict:
     """The four figures of ``rows`` (see the module docstring), keyed as :data:`FIGURES`.
 
     ``hits`` are the members' variant hits when already computed
     (:func:`~colorize.eval.metrics.member_hits` over the same rows' groups); a member of a
-    group whose colour images differ nowhere has none and counts nowhere.
+    group whose colour images differ nowhere has none and counts nowhere. ``families``
+    (:func:`colour_families`) and their members' hits, coloured on the family's shared
+    sketch, count among the named colours.
     """
     groups = variant_groups(rows, colours)
     if hits is None:
@@ -138,9 +175,16 @@ def hand_figures(rows: Sequence[dict], outputs: dict[str, np.ndarray], colours: 
 
     two = [two_tone_members(g) for g in scored]
     ordered = tone_order(five_tone_groups(scored), outputs, colours)
+    named = accuracy(named_colour_groups(scored, tags))
+    family_hits = family_hits or {}
+    scored_families = [f for f in families if f[0] in family_hits]
+    if scored_families:
+        right = [hits[i] for g in named_colour_groups(scored, tags) for i in g]
+        right += [family_hits[i] for f in scored_families for i in f]
+        named = {"accuracy": _share(right), "groups": named["groups"] + len(scored_families), "members": len(right)}
     return {
         "variant": accuracy(scored),
         "tone_order": {"share": _share(ordered), "drawings": len(ordered)},
-        "named_colour": accuracy(named_colour_groups(scored, tags)),
+        "named_colour": named,
         "two_person": accuracy([g for g in two if g]),
     }
