@@ -265,7 +265,7 @@ def test_hands_table_has_a_row_per_dataset_and_dashes_where_a_category_is_empty(
     theirs = next(line for line in table if line.startswith(f"| {dataset.name} |"))
     cells = [c.strip() for c in theirs.strip("|").split("|")]
     assert cells[4:6] == ["– / –", "0"] and cells[8:10] == ["– / –", "0"]
-    assert cells[2] == "1.000 / 1.000" and cells[6:8] == ["1.000 / 1.000", "1 (2)"]
+    assert cells[2] == "1.000 / 1.000" and cells[6:8] == ["1.000 / 1.000", "2 (4)"]
     cells = [c.strip() for c in ours.strip("|").split("|")]
     assert cells[1:] == ["16", "1.000 / 1.000", f"{GROUPS} ({MEMBERS})", "1.000 / 1.000", "1", "1.000 / 1.000",
                          "2 (5)", "1.000 / 1.000", "2", f"{CHANCE:.3f} / {CHANCE:.3f}"]
