@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["NotRegularFile", "OutsideFolder", "atomic_open", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "open_regular", "read_regular",
-           "resolved"]
+           "atomic_write_together", "file_kind", "inside", "leftover_temp_files", "open_regular", "read_json_object",
+           "read_regular", "resolved"]
 
 # The temporary name for NAME (see _temp_beside): mkstemp's 8 random characters between ".NAME." and ".tmp"
 _TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
@@ -171,3 +171,16 @@ def read_regular(path: str | os.PathLike) -> bytes:
     """The bytes of ``path``, a regular file (see :func:`open_regular`)."""
     with open_regular(path) as f:
         return f.read()
+
+
+def read_json_object(path: str | os.PathLike) -> dict:
+    """The JSON object in ``path``; empty when the file is missing, unreadable, not JSON or
+    not an object. For the small side files builders leave (``dataset.json``, ``iconify.json``),
+    where a damaged one means "nothing known", never a failure."""
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 import colorize
-from colorize.fileio import atomic_write_text
+from colorize.fileio import atomic_write_text, read_json_object
 
 __all__ = ["INFO_NAME", "check_previous", "read_build_info", "write_build_info"]
 
@@ -29,11 +29,7 @@ INFO_NAME = "dataset.json"
 
 def read_build_info(folder: str | os.PathLike) -> dict:
     """The ``dataset.json`` a builder left in ``folder``; empty when there is none or it is unreadable."""
-    try:
-        info = json.loads((Path(folder) / INFO_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return info if isinstance(info, dict) else {}
+    return read_json_object(Path(folder) / INFO_NAME)
 
 
 def check_previous(out: Path, source: str, size: int, fix: str, force: bool = False) -> dict:

@@ -57,6 +57,7 @@ from colorize.data.manifest import MANIFEST_NAME, split_for, write_manifest
 from colorize.data.pool import TIME_LIMIT, built_rows
 from colorize.data.svgart import SvgError, read_svg, render
 from colorize.data.tags import SKIN_TONES, emoji_tags, is_flag_sequence
+from colorize.fileio import read_json_object
 from colorize.folders import shown
 
 __all__ = ["ROLES", "EmojiSetReport", "build_emoji_set", "codepoints_from_name", "drawing_of"]
@@ -180,14 +181,7 @@ def _line_files(lines_src: Path | None) -> dict[str, Path]:
 
 def _licence(src: Path) -> dict:
     """Name, author and licence of the set, from the ``iconify.json`` beside its files (if any)."""
-    import json
-
-    try:
-        info = json.loads((src / "iconify.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(info, dict):
-        return {}
+    info = read_json_object(src / "iconify.json")
     return {k: info[k] for k in ("set", "author", "license", "license_url", "attribution") if isinstance(info.get(k), str)}
 
 
