@@ -16,7 +16,7 @@ from colorize.cli import main
 from colorize.config import DataSource, TrainConfig, config_from_dict, load_config, parse_data_entry
 from colorize.data.manifest import Manifest, write_manifest
 from colorize.train.sampler import BatchPlan, MixedBatchPlan
-from colorize.train.trainer import Trainer, append_rows
+from colorize.train.trainer import Trainer, append_rows, best_key, check_row
 
 WOMAN = "17f55e489992cc5f"  # the drawing of the fixture's three skin tones
 
@@ -240,6 +240,23 @@ def test_each_dataset_is_checked_and_the_first_picks_the_best(two, dataset):
     scalars = set(EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0}).Reload().Tags()["scalars"])
     assert {f"Eval/{dataset.name}/variant_accuracy", "Eval/clipart/delta_e", "Eval/clipart/l1"} <= scalars
     assert "Eval/clipart/variant_accuracy" not in scalars
+
+
+def test_eval_pick_mean_ranks_checks_by_every_dataset_not_the_first():
+    when = {"step": 500, "minutes": 1.0}
+    early = {"openmoji": {"variant_accuracy": 0.99, "traced_variant_accuracy": 0.50, "delta_e": 4.0},
+             "noto": {"variant_accuracy": 0.40, "traced_variant_accuracy": 0.40, "delta_e": 9.0}}
+    later = {"openmoji": {"variant_accuracy": 0.95, "traced_variant_accuracy": 0.80, "delta_e": 4.5},
+             "noto": {"variant_accuracy": 0.80, "traced_variant_accuracy": None, "delta_e": 8.0},
+             "fxemoji": {"delta_e": 7.0}}  # a set with no variant groups has no accuracy
+    # by the reference alone, the early check is the better one
+    assert best_key(check_row(when, early)) > best_key(check_row(when, later))
+    assert "pick" not in check_row(when, early)
+    # by the mean of every accuracy measured, the later one is
+    row = check_row(when, later, "mean")
+    assert row["pick"] == pytest.approx((0.95 + 0.80 + 0.80) / 3)
+    assert row["dataset"] == "openmoji" and row["variant_accuracy"] == 0.95 and set(row["datasets"]) == set(later)
+    assert best_key(row) > best_key(check_row(when, early, "mean"))
 
 
 def test_eval_csv_of_an_older_run_widens_instead_of_misaligning(tmp_path):

@@ -124,6 +124,23 @@ def best_key(row: dict[str, Any]) -> tuple[float, float]:
     return (-math.inf if accuracy is None else accuracy, -row["delta_e"])
 
 
+def check_row(when: dict[str, Any], results: dict[str, dict[str, float]], pick: str = "reference") -> dict[str, Any]:
+    """One check's row for :func:`best_key` and ``best.json``: ``when`` (step, minutes), the
+    reference (first) dataset's figures, every dataset's figures under ``datasets`` when there
+    are several, and with ``pick = "mean"`` the mean of every variant accuracy measured (own
+    and redrawn lines, every dataset) as ``pick``."""
+    reference = next(iter(results))
+    row = {**when, "dataset": reference, **results[reference]}
+    if len(results) > 1:
+        row["datasets"] = results
+    if pick == "mean":
+        accuracies = [v for figures in results.values() for k, v in figures.items()
+                      if k.endswith("variant_accuracy") and v is not None]
+        if accuracies:
+            row["pick"] = float(np.mean(accuracies))
+    return row
+
+
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Append ``rows`` to the CSV at ``path``. When they bring columns its header lacks (a run
     resumed from an older version), the file is rewritten under the wider header instead."""
@@ -403,14 +420,7 @@ class Trainer:
                 prefix = "Eval/" if len(self.sources) == 1 else f"Eval/{name}/"
                 for key, value in figures.items():
                     writer.add_scalar(prefix + key, value, self.step)
-        reference = next(iter(results))
-        row = {**when, "dataset": reference, **results[reference]}
-        if len(results) > 1:
-            row["datasets"] = results
-        if self.config.eval_pick == "mean":
-            accuracies = [v for figures in results.values() for k, v in figures.items() if k.endswith("variant_accuracy")]
-            if accuracies:
-                row["pick"] = float(np.mean(accuracies))
+        row = check_row(when, results, self.config.eval_pick)
         if self.best is None or best_key(row) > best_key(self.best):
             self.best = row
             save_checkpoint(self.run_dir / "checkpoints", self.step, self.state(), name="best.pt")
