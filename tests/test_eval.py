@@ -157,6 +157,9 @@ def test_ablate_train_compares_modes_and_resumes(dataset, tmp_path):
         assert (out / name).is_file(), name
     runs = json.loads((out / "comparison.json").read_text())["runs"]
     assert [r["run"] for r in runs] == ["none", "film"]
+    # each run is also scored with lines in another hand (traced), beside its own
+    assert all(0 <= r["variant_accuracy_traced"] <= 1 and r["delta_e_traced"] > 0 for r in runs)
+    assert "| traced lines |" in (out / "comparison.md").read_text()
     assert (out / "runs" / "film" / "evaluation.json").is_file()
     assert "monochrome" in json.loads((out / "runs" / "film" / "export" / "config.json").read_text())["vocab"]
     second = CliRunner().invoke(main, args)

@@ -153,6 +153,17 @@ def _summary(result: dict) -> dict:
         row[f"variant_accuracy{suffix}"] = part["variant"]["accuracy"]
         row["chance"] = part["variant"]["chance"]
         row["ceiling"] = part["variant"].get("ceiling")
+    traced = result["conditions"].get("tags, traced lines", {}).get("all")
+    if traced is not None:  # the lines of another hand (evaluate's traced pass)
+        row["variant_accuracy_traced"] = traced["variant"]["accuracy"]
+        row["delta_e_traced"] = traced["delta_e"]
+    hands = result.get("hands") or {}
+    for lines in ("own", "traced"):
+        tone = (hands.get(lines) or {}).get("tone_order") or {}
+        if tone.get("drawings"):
+            row[f"tone_order_{lines}"] = tone["share"]
+    if best.get("pick") is not None:
+        row["best_check_pick"] = best["pick"]
     return row
 
 
@@ -173,20 +184,27 @@ def write_comparison(results: dict, out: Path, config: TrainConfig) -> None:
     lines = [f"Same budget for every run: {budget}, starting from batch {config.batch_size} at {m.size} px, "
              f"ngf {m.ngf}, ndf {m.ndf}, data `{config.data}`; each run changes what its name says. "
              f"Each run's export (its best check, when checks are on) is evaluated on the val split.", "",
-             "| run | steps | images / min | best check | variant acc. | no tags | chance | ceiling | ΔE2000 ↓ | L1 ↓ | SSIM ↑ |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| run | steps | images / min | best check | variant acc. | traced lines | tone order own / traced "
+             "| no tags | chance | ceiling | ΔE2000 ↓ | L1 ↓ | SSIM ↑ |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def f(value, spec):
         return "-" if value is None else format(value, spec)
 
     for r in rows:
         lines.append(f"| {r['run']} | {r['steps']} | {f(r.get('images_per_minute'), 'd')} | "
-                     f"{f(r.get('best_check_variant_accuracy'), '.3f')} | {f(r.get('variant_accuracy'), '.3f')} | "
+                     f"{f(r.get('best_check_pick', r.get('best_check_variant_accuracy')), '.3f')} | "
+                     f"{f(r.get('variant_accuracy'), '.3f')} | {f(r.get('variant_accuracy_traced'), '.3f')} | "
+                     f"{f(r.get('tone_order_own'), '.3f')} / {f(r.get('tone_order_traced'), '.3f')} | "
                      f"{f(r.get('variant_accuracy_no_tags'), '.3f')} | {f(r.get('chance'), '.3f')} | "
                      f"{f(r.get('ceiling'), '.3f')} | {f(r.get('delta_e'), '.2f')} | {f(r.get('l1'), '.4f')} | "
                      f"{f(r.get('ssim'), '.4f')} |")
     lines += ["", "Best check: the highest val variant accuracy seen by the checks during training "
-              "(`eval.csv`); that check's weights are the export, so the val split both picks and scores it."]
+              "(`eval.csv`; with `eval_pick = \"mean\"`, the mean over every dataset's val, own and traced "
+              "lines); that check's weights are the export, so the val split both picks and scores it. "
+              "Traced lines: the same split with lines traced from the colour regions (another hand's "
+              "lines, `evaluate`'s traced pass); tone order: the share of five-tone drawings whose outputs "
+              "darken with every step."]
     atomic_write_text(out / "comparison.md", "\n".join(lines) + "\n")
     _plot(rows, {r["run"]: _curve(out / "runs" / r["run"] / "eval.csv") for r in rows}, out / "comparison.png")
 
