@@ -1,0 +1,74 @@
+"""The README's hands table: a row per hand and model, from `colorize evaluate`'s JSON.
+
+    python docs/hands_table.py --model "openmoji-64=eval/old/evaluation.json" \
+        --model "hands-64=eval/new/evaluation.json" \
+        --seen "openmoji-64=openmoji" --seen "hands-64=openmoji,noto,noto-v1,emojione,emojione-v1,fxemoji,streamline-emojis"
+
+Each figure is given with the hand's own lines / with lines traced from the colour regions,
+as `evaluate` measures them (README, "Many hands"). ``--seen`` names the datasets a model
+trained on (their train split; the rows here are their val split, drawings it never saw, in
+a hand it did). Hands a model never trained on are marked **held out**.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def pair(hands: dict, figure: str, key: str) -> str:
+    """``own / traced`` for one figure, ``–`` where the hand has no such groups."""
+    def one(lines: str) -> str:
+        part = (hands.get(lines) or {}).get(figure) or {}
+        count = part.get("drawings", part.get("members"))
+        return "–" if not count or part.get(key) is None else f"{part[key]:.3f}"
+
+    return f"{one('own')} / {one('traced')}"
+
+
+def table(models: list[tuple[str, dict]], seen: dict[str, set[str]]) -> str:
+    names = list(dict.fromkeys(name for _, result in models for name in result["datasets"]))
+    lines = ["| hand | model | trained on this hand | variant acc. | tone order | named colours | which person "
+             "| no tags / chance |", "|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        for title, result in models:
+            hands = (result["datasets"].get(name) or {}).get("hands")
+            if not hands:
+                continue
+            no_tags = hands.get("no_tags") or {}
+            chance = (f"{no_tags['accuracy']:.3f} / {no_tags['chance']:.3f}"
+                      if no_tags.get("accuracy") is not None else "–")
+            trained = "yes (other drawings)" if name in seen.get(title, set()) else "**held out**"
+            lines.append(f"| {name} | {title} | {trained} | {pair(hands, 'variant', 'accuracy')} | "
+                         f"{pair(hands, 'tone_order', 'share')} | {pair(hands, 'named_colour', 'accuracy')} | "
+                         f"{pair(hands, 'two_person', 'accuracy')} | {chance} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, metavar="TITLE=EVALUATION.json[,MORE.json]")
+    parser.add_argument("--seen", action="append", default=[], metavar="TITLE=DATASET,DATASET")
+    args = parser.parse_args()
+    models = []
+    for spec in args.model:
+        title, _, path = spec.partition("=")
+        if not path:
+            parser.error(f"--model {spec!r}: write TITLE=EVALUATION.json")
+        result = {"datasets": {}}
+        for one in path.split(","):  # several evaluations of one model: their datasets together
+            part = json.loads(Path(one).read_text(encoding="utf-8"))
+            if "datasets" not in part:  # one dataset: evaluate writes it at the top level
+                part = {"datasets": {Path(part["data"]).name: part}}
+            result["datasets"].update(part["datasets"])
+        models.append((title, result))
+    seen = {}
+    for spec in args.seen:
+        title, _, names = spec.partition("=")
+        seen[title] = {n.strip() for n in names.split(",") if n.strip()}
+    print(table(models, seen), end="")
+
+
+if __name__ == "__main__":
+    main()
