@@ -16,15 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-
-def pair(hands: dict, figure: str, key: str) -> str:
-    """``own / traced`` for one figure, ``–`` where the hand has no such groups."""
-    def one(lines: str) -> str:
-        part = (hands.get(lines) or {}).get(figure) or {}
-        count = part.get("drawings", part.get("members"))
-        return "–" if not count or part.get(key) is None else f"{part[key]:.3f}"
-
-    return f"{one('own')} / {one('traced')}"
+from colorize.data.dataset import dataset_names
+from colorize.eval.evaluate import hand_cells
 
 
 def table(models: list[tuple[str, dict]], seen: dict[str, set[str]]) -> str:
@@ -36,13 +29,10 @@ def table(models: list[tuple[str, dict]], seen: dict[str, set[str]]) -> str:
             hands = (result["datasets"].get(name) or {}).get("hands")
             if not hands:
                 continue
-            no_tags = hands.get("no_tags") or {}
-            chance = (f"{no_tags['accuracy']:.3f} / {no_tags['chance']:.3f}"
-                      if no_tags.get("accuracy") is not None else "–")
+            cell = hand_cells(hands)
             trained = "yes (other drawings)" if name in seen.get(title, set()) else "**held out**"
-            lines.append(f"| {name} | {title} | {trained} | {pair(hands, 'variant', 'accuracy')} | "
-                         f"{pair(hands, 'tone_order', 'share')} | {pair(hands, 'named_colour', 'accuracy')} | "
-                         f"{pair(hands, 'two_person', 'accuracy')} | {chance} |")
+            lines.append(f"| {name} | {title} | {trained} | {cell['variant']} | {cell['tone_order']} | "
+                         f"{cell['named_colour']} | {cell['two_person']} | {cell['no_tags']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -60,7 +50,7 @@ def main() -> None:
         for one in path.split(","):  # several evaluations of one model: their datasets together
             part = json.loads(Path(one).read_text(encoding="utf-8"))
             if "datasets" not in part:  # one dataset: evaluate writes it at the top level
-                part = {"datasets": {Path(part["data"]).name: part}}
+                part = {"datasets": {dataset_names([part["data"]])[0]: part}}
             result["datasets"].update(part["datasets"])
         models.append((title, result))
     seen = {}

@@ -32,7 +32,7 @@ from colorize.eval.hands import FIGURES, colour_families, hand_figures
 from colorize.eval.metrics import image_metrics, member_hits, variant_groups
 from colorize.fileio import atomic_write_text
 
-__all__ = ["HANDS_CONDITIONS", "HANDS_LINES", "METRICS", "evaluate", "evaluate_datasets", "hands_table", "model_colour",
+__all__ = ["HANDS_CONDITIONS", "HANDS_LINES", "METRICS", "evaluate", "evaluate_datasets", "hand_cells", "hands_table", "model_colour",
            "redraw_sketches", "score", "to_markdown", "write_report"]
 
 METRICS = ("l1", "psnr", "ssim", "delta_e")
@@ -277,6 +277,15 @@ def _pair(figures: dict, key: str, value: str) -> str:
     return " / ".join(_fmt(figures[lines][key][value], ".3f") for lines in HANDS_CONDITIONS)
 
 
+def hand_cells(hands: dict) -> dict[str, str]:
+    """One dataset's hand figures (``result["hands"]``) as table cells, each ``own / traced``:
+    ``variant``, ``tone_order``, ``named_colour``, ``two_person``, and ``no_tags`` (accuracy / chance)."""
+    return {"variant": _pair(hands, "variant", "accuracy"), "tone_order": _pair(hands, "tone_order", "share"),
+            "named_colour": _pair(hands, "named_colour", "accuracy"),
+            "two_person": _pair(hands, "two_person", "accuracy"),
+            "no_tags": f"{_fmt(hands['no_tags']['accuracy'], '.3f')} / {_fmt(hands['no_tags']['chance'], '.3f')}"}
+
+
 def hands_table(results: dict[str, dict]) -> list[str]:
     """The per-hand figures of several datasets' results (``{name: result}``), as Markdown
     lines: one row per dataset, each figure with the dataset's own lines and with traced lines
@@ -294,14 +303,12 @@ def hands_table(results: dict[str, dict]) -> list[str]:
         if hands is None:  # no variant groups: nothing to tell apart
             lines.append("| " + " | ".join([name, str(samples), *["– / –", "0"] * 4, "– / –"]) + " |")
             continue
-        own = hands["own"]
+        own, cell = hands["own"], hand_cells(hands)
         cells = [name, str(samples),
-                 _pair(hands, "variant", "accuracy"), f"{own['variant']['groups']} ({own['variant']['members']})",
-                 _pair(hands, "tone_order", "share"), str(own["tone_order"]["drawings"]),
-                 _pair(hands, "named_colour", "accuracy"),
-                 f"{own['named_colour']['groups']} ({own['named_colour']['members']})",
-                 _pair(hands, "two_person", "accuracy"), str(own["two_person"]["members"]),
-                 f"{_fmt(hands['no_tags']['accuracy'], '.3f')} / {_fmt(hands['no_tags']['chance'], '.3f')}"]
+                 cell["variant"], f"{own['variant']['groups']} ({own['variant']['members']})",
+                 cell["tone_order"], str(own["tone_order"]["drawings"]),
+                 cell["named_colour"], f"{own['named_colour']['groups']} ({own['named_colour']['members']})",
+                 cell["two_person"], str(own["two_person"]["members"]), cell["no_tags"]]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
