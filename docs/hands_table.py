@@ -1,11 +1,11 @@
-"""The README's hands table: a row per hand and model, from `colorize evaluate`'s JSON.
+"""The hands table of docs/datasets.md: a row per hand and model, from `colorize evaluate`'s JSON.
 
     python docs/hands_table.py --model "openmoji-64=eval/old/evaluation.json" \
         --model "hands-64=eval/new/evaluation.json" \
         --seen "openmoji-64=openmoji" --seen "hands-64=openmoji,noto,noto-v1,emojione,emojione-v1,fxemoji,streamline-emojis"
 
 Each figure is given with the hand's own lines / with lines traced from the colour regions,
-as `evaluate` measures them (README, "Many hands"). ``--seen`` names the datasets a model
+as `evaluate` measures them (docs/datasets.md, "Many hands"). ``--seen`` names the datasets a model
 trained on (their train split; the rows here are their val split, drawings it never saw, in
 a hand it did). Hands a model never trained on are marked **held out**.
 """

@@ -24,7 +24,7 @@ from colorize.finish.regions import as_grey, default_gap, default_min_area, find
 __all__ = ["DEFAULT_FINISH", "FINISHES", "Finished", "finish", "finish_layers", "flat_problem", "lay_lines", "upscale"]
 
 FINISHES = ("flat", "soft")
-DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, README "Flats"
+DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, docs/colouring.md, "Flats"
 
 
 def upscale(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
