@@ -27,9 +27,10 @@ import argparse
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
+from colorize.colour import lab
 from colorize.eval.evaluate import colour_all, load_split, model_colour
 from colorize.eval.hands import five_tone_groups, tone_of, tone_order
-from colorize.eval.metrics import differ_mask, lab, variant_groups
+from colorize.eval.metrics import differ_mask, variant_groups
 from colorize.infer.colorizer import Colorizer
 
 NAMES = ["none", "light", "med-light", "medium", "med-dark", "dark"]

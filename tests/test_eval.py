@@ -15,9 +15,10 @@ import torch
 from click.testing import CliRunner
 
 from colorize.cli import main
+from colorize.colour import delta_e
 from colorize.eval.ablate import ablate, swap_colour
 from colorize.eval.evaluate import evaluate, load_split, to_markdown
-from colorize.eval.metrics import chroma, delta_e, image_metrics, psnr_ceiling, variant_groups, variant_hits
+from colorize.eval.metrics import chroma, image_metrics, psnr_ceiling, variant_groups, variant_hits
 from colorize.infer.colorizer import Colorizer
 from colorize.infer.swap import swap_groups
 from colorize.train.trainer import desaturate_some

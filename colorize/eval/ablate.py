@@ -35,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
+from colorize.colour import delta_e
 from colorize.data.manifest import Manifest
 from colorize.data.sheet import pick_rows
 from colorize.data.tags import MONOCHROME
 from colorize.eval.evaluate import METRICS, ColourFn, colour_all, load_split, model_colour
 from colorize.eval.figures import heat_overlay, labelled_grid, save_image
-from colorize.eval.metrics import chroma, delta_e, image_metrics
+from colorize.eval.metrics import chroma, image_metrics
 from colorize.fileio import atomic_write_text
 from colorize.infer.swap import SwapGroup, swap_groups
 

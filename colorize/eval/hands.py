@@ -32,8 +32,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from colorize.colour import lab
 from colorize.data.tags import SKIN_TONES, named_colours
-from colorize.eval.metrics import lab, member_hits, variant_groups
+from colorize.eval.metrics import member_hits, variant_groups
 
 __all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "colour_families", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
            "tone_of", "tone_order", "two_tone_members"]

@@ -21,27 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["DIFFER_TOLERANCE", "chroma", "delta_e", "differ_mask", "image_metrics", "lab", "member_hits",
+from colorize.colour import delta_e, lab
+
+__all__ = ["DIFFER_TOLERANCE", "chroma", "differ_mask", "image_metrics", "member_hits",
            "variant_groups", "variant_hits"]
 
 # Two colour images "differ" at a pixel when some channel differs by more than this (of 255):
 # enough to ignore resampling noise along shared edges, far below any real colour change.
 DIFFER_TOLERANCE = 12
-
-
-def lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 [..., 3] -> CIELAB float [..., 3] (D65)."""
-    return rgb2lab(rgb)
-
-
-def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel CIEDE2000 between two RGB uint8 images (or Lab arrays, if float)."""
-    la = a if a.dtype.kind == "f" else lab(a)
-    lb = b if b.dtype.kind == "f" else lab(b)
-    return deltaE_ciede2000(la, lb, channel_axis=-1)
 
 
 def chroma(rgb: np.ndarray) -> float:

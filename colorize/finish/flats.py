@@ -19,7 +19,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["BACKGROUND_DELTA", "SPLIT_DELTA", "flat_colours", "region_medians", "split_by_colour"]
+from colorize.colour import lab8, lab8_units
+
+__all__ = ["BACKGROUND_DELTA", "SPLIT_DELTA", "flat_colours", "paint", "region_colours", "region_medians",
+           "split_by_colour"]
 
 BACKGROUND_DELTA = 12.0   # CIE76 from white above which a border region counts as painted
 SPLIT_DELTA = 8.0         # CIE76 between a region's two colours above which it is split (at 20, light
@@ -71,21 +74,6 @@ def _medians(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _lab8(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 pixels [M, 3] -> OpenCV's 8-bit Lab [M, 3] (converting only these pixels)."""
-    if len(rgb) == 0:
-        return np.zeros((0, 3), np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(rgb).reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3)
-
-
-def _lab_units(lab8: np.ndarray) -> np.ndarray:
-    """OpenCV's 8-bit Lab (L scaled to 0..255, a and b offset by 128) -> CIE units, float32."""
-    out = lab8.astype(np.float32)
-    out[..., 0] *= 100 / 255
-    out[..., 1:] -= 128
-    return out
-
-
 def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_area: int, margin: int = 0,
                     delta: float | None = None, passes: int = 3) -> np.ndarray:
     """Split the seeds of regions the model painted in clearly different colours.
@@ -120,7 +108,7 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     samples = np.flatnonzero(inside[::stride, ::stride])
     n = int(labels.max()) + 1
     samples = samples[small.ravel()[samples] > 0]  # seeded paper only
-    colours = _lab_units(cv2.cvtColor(np.ascontiguousarray(soft[::stride, ::stride]), cv2.COLOR_RGB2LAB))
+    colours = lab8_units(cv2.cvtColor(np.ascontiguousarray(soft[::stride, ::stride]), cv2.COLOR_RGB2LAB))
     # mottling at the model's own pixel size is texture, not two colours: blur it away first
     pixel = 2 * margin / stride  # one of the model's pixels, in grid cells
     if pixel >= 1:
@@ -223,9 +211,13 @@ def _stride(shape: tuple[int, ...]) -> int:
     return max(1, int(np.sqrt(shape[0] * shape[1] / SAMPLES)))
 
 
-def flat_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
-                 background_delta: float = BACKGROUND_DELTA) -> np.ndarray:
-    """Paint every region of ``labels`` one colour from ``soft`` (RGB uint8, same size)."""
+def region_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
+                   background_delta: float = BACKGROUND_DELTA) -> tuple[np.ndarray, np.ndarray]:
+    """Every region's colour from ``soft`` (RGB uint8, same size as ``labels``).
+
+    Returns the colours, uint8 [N + 1, 3] (row 0 unused), and which regions are paper: the
+    background regions left white because the model did not clearly paint them, bool [N + 1].
+    """
     assert labels.shape == soft.shape[:2] == ink.shape, \
         f"labels {labels.shape}, colour {soft.shape[:2]} and ink {ink.shape} must be the same size"
     # medians in Lab over a sparse grid of paper; a region the grid misses uses all its paper
@@ -244,15 +236,28 @@ def flat_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
         seen = np.bincount(flat[chosen], minlength=n)
     if (seen[1:] == 0).any():  # regions all ink: their ink it is
         chosen = np.concatenate([chosen, np.flatnonzero(np.take(seen == 0, labels))])
-    palette_lab = _medians(flat[chosen], _lab8(soft.reshape(-1, 3)[chosen]), n)
-    palette = cv2.cvtColor(palette_lab[None], cv2.COLOR_LAB2RGB)[0]
+    colours_lab = _medians(flat[chosen], lab8(soft.reshape(-1, 3)[chosen]), n)
+    colours = cv2.cvtColor(colours_lab[None], cv2.COLOR_LAB2RGB)[0]
     # background: the regions that touch the border, white unless clearly painted
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    white = _lab_units(np.array([[255, 128, 128]], np.uint8))  # OpenCV's 8-bit Lab of white
-    distance = np.linalg.norm(_lab_units(palette_lab[border]) - white, axis=1)
-    palette[border[distance <= background_delta]] = 255
-    # one colour per label: np.take on labels packed as 32-bit RGBA (fancy indexing is 5x slower)
-    rgba = np.zeros((n, 4), np.uint8)
-    rgba[:, :3] = palette
+    white = lab8_units(np.array([[255, 128, 128]], np.uint8))  # OpenCV's 8-bit Lab of white
+    distance = np.linalg.norm(lab8_units(colours_lab[border]) - white, axis=1)
+    paper = np.zeros(n, bool)
+    paper[border[distance <= background_delta]] = True
+    colours[paper] = 255
+    return colours, paper
+
+
+def paint(labels: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Region ids [H, W] and one colour per id (uint8 [N + 1, 3]) -> RGB uint8 [H, W, 3]."""
+    # np.take on labels packed as 32-bit RGBA (fancy indexing is 5x slower)
+    rgba = np.zeros((len(colours), 4), np.uint8)
+    rgba[:, :3] = colours
     packed = np.take(rgba.view(np.uint32).ravel(), labels)
     return cv2.cvtColor(packed.view(np.uint8).reshape(*labels.shape, 4), cv2.COLOR_RGBA2RGB)
+
+
+def flat_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
+                 background_delta: float = BACKGROUND_DELTA) -> np.ndarray:
+    """Paint every region of ``labels`` one colour from ``soft`` (RGB uint8, same size)."""
+    return paint(labels, region_colours(labels, soft, ink, background_delta)[0])

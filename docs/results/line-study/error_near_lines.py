@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from colorize.eval.evaluate import colour_all, load_split, model_colour
-from colorize.eval.metrics import delta_e
+from colorize.colour import delta_e
 from colorize.infer.colorizer import Colorizer
 
 
