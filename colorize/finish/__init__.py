@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from colorize.finish.flats import flat_colours, split_by_colour
+from colorize.finish.flats import paint, region_colours, split_by_colour
 from colorize.finish.regions import as_grey, default_gap, default_min_area, find_seeds, flood, line_mask
+from colorize.palette import DEFAULT_MAX_DE, Palette, Snapped, snap
 
-__all__ = ["DEFAULT_FINISH", "FINISHES", "Finished", "finish", "finish_layers", "flat_problem", "lay_lines", "upscale"]
+__all__ = ["DEFAULT_FINISH", "FINISHES", "FinishOptions", "Finished", "finish", "finish_layers", "flat_problem",
+           "lay_lines", "snap_regions", "snap_summary", "upscale"]
 
 FINISHES = ("flat", "soft")
 DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, docs/colouring.md, "Flats"
@@ -53,6 +55,39 @@ class Finished:
     result: np.ndarray        # the chosen finish with the lines laid over
     finish: str = "soft"      # the finish the result has (flat can fall back to soft)
     note: str | None = None   # why it fell back, for the user
+    colours: np.ndarray | None = None  # each region's flat colour, uint8 [N + 1, 3] (row 0 unused)
+    paper: np.ndarray | None = None    # which regions are the white paper around the drawing, bool [N + 1]
+    snapped: Snapped | None = None     # with a palette: which region (row i: region i + 1) took which entry
+    palette: Palette | None = None     # the palette snapped to
+
+
+@dataclass(frozen=True)
+class FinishOptions:
+    """How a run finishes its pictures (see :func:`finish_layers`)."""
+
+    how: str = DEFAULT_FINISH          # "flat" or "soft"
+    gap: int | None = None             # stroke gaps closed when finding regions; None scales with the picture
+    palette: Palette | None = None     # flat regions snap to it (within max_de CIEDE2000)
+    max_de: float = DEFAULT_MAX_DE
+
+    def __post_init__(self) -> None:
+        if self.how not in FINISHES:
+            raise ValueError(f"unknown finish {self.how!r}; choose from {', '.join(FINISHES)}")
+
+
+def snap_summary(finished: "Finished") -> str | None:
+    """What a palette did to a picture, for ``-v``: "4 of 7 regions took palette colours: hair x2, skin x2"."""
+    if finished.snapped is None or finished.palette is None:
+        return None
+    index = finished.snapped.index
+    painted = int((~finished.paper[1:]).sum())
+    took = index[index >= 0]
+    names: dict[str, int] = {}
+    for i in took:
+        label = finished.palette.swatches[i].label
+        names[label] = names.get(label, 0) + 1
+    listed = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in names.items())
+    return f"{len(took)} of {painted} regions took palette colours{': ' + listed if listed else ''}"
 
 
 MIN_PAPER = 0.15  # flat needs at least this share of paper (not ink) to fill
@@ -76,11 +111,26 @@ def flat_problem(ink: np.ndarray, labels: np.ndarray, gap: int) -> str | None:
     return None
 
 
+def snap_regions(colours: np.ndarray, paper: np.ndarray, palette: Palette,
+                 max_de: float = DEFAULT_MAX_DE) -> tuple[np.ndarray, Snapped]:
+    """Region colours (uint8 [N + 1, 3]) with each painted region snapped to ``palette``
+    (:func:`colorize.palette.snap`); the paper stays white. Returns the colours and the snap."""
+    snapped = snap(colours[1:], palette, max_de)
+    keep = paper[1:]
+    index = np.where(keep, -1, snapped.index)
+    out = colours.copy()
+    out[1:] = np.where(keep[:, None], colours[1:], snapped.rgb)
+    return out, Snapped(out[1:], index, snapped.distance)
+
+
 def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
-                  gap: int | None = None, regions: bool = False) -> Finished:
+                  gap: int | None = None, regions: bool = False, palette: Palette | None = None,
+                  max_de: float = DEFAULT_MAX_DE) -> Finished:
     """Finish one picture and keep its layers (for layered files and the web page).
 
     ``regions``: find the regions and flats even for the soft finish (layered files hold both).
+    ``palette``: each flat region takes its nearest palette colour within ``max_de`` CIEDE2000
+    (:func:`snap_regions`); ``snapped`` says which did.
     A sketch that flat finishing cannot help (no lines, all ink, no closed region; see
     :func:`flat_problem`) is finished soft, and ``note`` says why.
     """
@@ -98,13 +148,19 @@ def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, i
         # (a 1,000,000 x 8 strip has 7,800-px model pixels: eroding by those took minutes)
         margin = max(1, min(round(max(sketch.shape[:2]) / max(square.shape[:2]) / 2), min(sketch.shape[:2]) // 16))
         labels = flood(split_by_colour(seeds, soft, ink, default_min_area(gap), margin), ink)
-        flats = flat_colours(labels, soft, ink)
+        colours, paper = region_colours(labels, soft, ink)
+        snapped = None
+        if palette is not None:
+            colours, snapped = snap_regions(colours, paper, palette, max_de)
+        flats = paint(labels, colours)
+        layers = {"colours": colours, "paper": paper, "snapped": snapped, "palette": palette}
         if how == "flat":
             note = flat_problem(ink, labels, gap)
             if note is None:
-                return Finished(sketch, soft, flats, labels, lay_lines(flats, sketch), "flat")
+                return Finished(sketch, soft, flats, labels, lay_lines(flats, sketch), "flat", **layers)
             return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch), "soft",
-                            f"finished soft, not flat: {note}")
+                            f"finished soft, not flat: {note}", **layers)
+        return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch), **layers)
     return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch))
 
 

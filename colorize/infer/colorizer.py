@@ -29,6 +29,7 @@ from colorize.data.images import NotAnImage, TooFewPixels, fit_square, load_rgb,
 from colorize.data.tags import parse_tags
 from colorize.device import pick_device
 from colorize.finish import DEFAULT_FINISH, Finished, finish_layers, upscale
+from colorize.palette import DEFAULT_MAX_DE, Palette
 from colorize.text.encoder import TagEncoder, TagTable
 
 __all__ = ["Colorizer", "DEFAULT_MODEL", "MIN_SIDE"]
@@ -214,39 +215,45 @@ class Colorizer:
         return out.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
     def colorize_batch(self, images: Sequence[np.ndarray], tag_sets: Sequence[str | Sequence[str] | None],
-                       keep_lines: bool = True, finish: str = DEFAULT_FINISH) -> list[np.ndarray]:
-        """Colour RGB uint8 sketches (any sizes) with one tag set each; returns RGB uint8 at their sizes."""
+                       keep_lines: bool = True, finish: str = DEFAULT_FINISH, palette: Palette | None = None,
+                       max_de: float = DEFAULT_MAX_DE) -> list[np.ndarray]:
+        """Colour RGB uint8 sketches (any sizes) with one tag set each; returns RGB uint8 at their sizes.
+        With a ``palette``, flat regions take its colours (see :mod:`colorize.palette`)."""
         assert len(images) == len(tag_sets), f"{len(images)} images but {len(tag_sets)} tag sets"
         if not images:
             return []
         squares, boxes = zip(*(fit_square(rgb, self.size) for rgb in images), strict=True)
         # with the lines laid over at full size, a model's own lines at its size would only blur them
         out = self.colour_squares(squares, tag_sets, compose=not keep_lines)
-        return [self.finish(o, rgb, box, keep_lines, finish) for o, rgb, box in zip(out, images, boxes, strict=True)]
+        return [self.finish(o, rgb, box, keep_lines, finish, palette=palette, max_de=max_de)
+                for o, rgb, box in zip(out, images, boxes, strict=True)]
 
     def colorize(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
-                 keep_lines: bool = True, finish: str = DEFAULT_FINISH) -> np.ndarray:
+                 keep_lines: bool = True, finish: str = DEFAULT_FINISH, palette: Palette | None = None,
+                 max_de: float = DEFAULT_MAX_DE) -> np.ndarray:
         """Colour one sketch (a path, file bytes, a PIL image or an RGB array); RGB uint8 at its own size."""
-        return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines, finish=finish)[0]
+        return self.colorize_batch([self.load(image)], [tags], keep_lines=keep_lines, finish=finish,
+                                   palette=palette, max_de=max_de)[0]
 
     def layers(self, image: str | os.PathLike | bytes | np.ndarray, tags: str | Sequence[str] | None = None,
-               gap: int | None = None) -> Finished:
+               gap: int | None = None, palette: Palette | None = None, max_de: float = DEFAULT_MAX_DE) -> Finished:
         """Colour one sketch once and keep every layer: ``soft`` and ``flats`` (with their region
         ``labels``) at the sketch's size, and ``result``, the flat finish (or soft, where flat
         cannot help; ``note`` says why). ``lay_lines(layers.soft, layers.sketch)`` is the soft finish."""
         rgb = self.load(image)
         square, box = fit_square(rgb, self.size)
         colour = self.colour_squares([square], [tags], compose=False)[0]
-        return finish_layers(colour, rgb, box, how="flat", gap=gap, regions=True)
+        return finish_layers(colour, rgb, box, how="flat", gap=gap, regions=True, palette=palette, max_de=max_de)
 
     @staticmethod
     def finish(square: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int],
-               keep_lines: bool = True, how: str = DEFAULT_FINISH, gap: int | None = None) -> np.ndarray:
+               keep_lines: bool = True, how: str = DEFAULT_FINISH, gap: int | None = None,
+               palette: Palette | None = None, max_de: float = DEFAULT_MAX_DE) -> np.ndarray:
         """A coloured square -> the picture at ``original``'s size, its lines laid over the
         colour (``how``: ``soft`` or ``flat``, see :mod:`colorize.finish`)."""
         if not keep_lines:
             return upscale(square, original, box)
-        finished = finish_layers(square, original, box, how=how, gap=gap)
+        finished = finish_layers(square, original, box, how=how, gap=gap, palette=palette, max_de=max_de)
         if finished.note:
             log.warning("%s.", finished.note)
         return finished.result
