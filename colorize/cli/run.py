@@ -13,6 +13,7 @@ import click
 
 from colorize.cli.options import device_option, load_colorizer, max_pixels_option, model_option
 from colorize.finish import DEFAULT_FINISH, FINISHES
+from colorize.palette import DEFAULT_MAX_DE
 
 
 class _TqdmHandler(logging.Handler):
@@ -22,6 +23,25 @@ class _TqdmHandler(logging.Handler):
         from tqdm import tqdm
 
         tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _palette(path: Path | None, finish: str, layers: bool):
+    """The --palette file, read and checked (None without one); its problems as ClickExceptions."""
+    from colorize.palette import PaletteError, palette_note, read_palette
+
+    if path is None:
+        return None
+    if finish != "flat" and not layers:
+        raise click.ClickException("--palette snaps the colours of flat regions, and --finish soft has none: "
+                                   "drop --finish soft (flat is the default), or add --layers for a flats layer.")
+    try:
+        palette = read_palette(path)
+    except PaletteError as e:
+        raise click.ClickException(str(e)) from None
+    note = palette_note(palette, path)
+    if note:
+        click.echo(f"Note: {note}.", err=True)
+    return palette
 
 
 @click.command()
@@ -51,6 +71,17 @@ class _TqdmHandler(logging.Handler):
 @click.option("--layers-format", type=click.Choice(["ora", "psd", "both"]), default="ora", show_default=True,
               help="The layered file --layers writes: NAME.ora (OpenRaster: Krita, GIMP, MyPaint) and/or "
                    "NAME.psd (Photoshop, Krita, GIMP, Clip Studio, Affinity).")
+@click.option("--palette", "palette_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A palette (.gpl from GIMP, Krita or Inkscape; or .hex/.txt, one hex colour per line, "
+                   "optionally named): each flat region takes its nearest palette colour when that is within "
+                   "--palette-max-de, and keeps the model's colour otherwise. -v says which regions took which.")
+@click.option("--palette-max-de", type=click.FloatRange(0, 100), default=DEFAULT_MAX_DE, show_default=True,
+              help="How near (CIEDE2000) a region's colour must be to a palette colour to take it.")
+@click.option("--consistent", is_flag=True,
+              help="Same tags, same colours on every page: the model colours every page first, each tag set's "
+                   "colours are gathered into one palette (starting from --palette, if given), and every page's "
+                   "flat regions take it. The palette is written to OUT/palette.gpl (one per tag set when the "
+                   "run has several: OUT/palette-<tags>.gpl), and a later run into OUT uses it again.")
 @click.option("--side-by-side", is_flag=True,
               help="Also write NAME.side.png beside each NAME.png: the sketch and the result side by side.")
 @click.option("--allow-inside-input", is_flag=True,
@@ -61,8 +92,8 @@ class _TqdmHandler(logging.Handler):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every sketch: its result and the tags it got, and where from.")
 def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, finish, gap, layers, layers_format,
-        side_by_side,
-        allow_inside_input, max_pixels, workers, progress, verbose) -> None:
+        palette_file, palette_max_de, consistent, side_by_side, allow_inside_input, max_pixels, workers, progress,
+        verbose) -> None:
     """Colour line art: each INPUT is a sketch file, a folder (searched recursively) or a glob pattern.
 
     Sketches may be any size, shape and image mode (RGBA on white, palette, 16-bit,
@@ -90,6 +121,10 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
     from colorize.data.tagfiles import TagFileError
     from colorize.infer.folder import colour_files
 
+    palette = _palette(palette_file, finish, layers)
+    if consistent and finish != "flat" and not layers:
+        raise click.ClickException("--consistent gives flat regions one palette, and --finish soft has none: "
+                                   "drop --finish soft (flat is the default).")
     logger = logging.getLogger("colorize")
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -102,7 +137,8 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
             report = colour_files(colorizer, inputs, out, tags=tags, tags_file=tags_file, batch_size=batch_size,
                                   overwrite=overwrite, side_by_side=side_by_side,
                                   allow_inside_input=allow_inside_input, max_pixels=max_pixels, workers=workers,
-                                  progress=progress, finish=finish, gap=gap,
+                                  progress=progress, finish=finish, gap=gap, palette=palette,
+                                  palette_max_de=palette_max_de, consistent=consistent,
                                   layers=(("ora", "psd") if layers_format == "both" else (layers_format,)) if layers else ())
         except (FileNotFoundError, ValueError, TagFileError) as e:
             raise click.ClickException(str(e)) from None

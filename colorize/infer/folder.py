@@ -31,9 +31,9 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +43,13 @@ from colorize.fileio import OutsideFolder, atomic_write_together, inside, resolv
 from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
-from colorize.finish import DEFAULT_FINISH, FINISHES, finish_layers
+from colorize.finish import DEFAULT_FINISH, FinishOptions, finish_layers, snap_summary
 from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
+from colorize.infer.consistent import painted_pixels, palette_paths, run_palette
 from colorize.infer.inputs import Source, check_output_folder, find_sources
 from colorize.infer.tagging import TagResolver
+from colorize.palette import DEFAULT_MAX_DE, Palette, PaletteError, read_palette, write_palette
 
 __all__ = ["Record", "RunReport", "Source", "TagResolver", "colour_files", "find_sources", "output_formats"]
 
@@ -192,16 +194,17 @@ def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray
     return rgb, square, box
 
 
-def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
-           gap: int | None = None) -> str | None:
+def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int],
+           options: FinishOptions) -> tuple[str | None, str | None]:
     """Worker thread: finish at full size (lines laid over) and write the job's files, all or
     none: every format is encoded before any is written, so a picture that one format
     refuses leaves nothing behind and a re-run tries it again. Returns a note when the
-    finish had to fall back (flat to soft)."""
+    finish had to fall back (flat to soft), and what the palette did (or None)."""
     regions = any(WRITERS[name].regions for name in job.files)
-    finished = finish_layers(colour, rgb, box, how=how, gap=gap, regions=regions)
+    finished = finish_layers(colour, rgb, box, how=options.how, gap=options.gap, regions=regions,
+                             palette=options.palette, max_de=options.max_de)
     atomic_write_together({path: WRITERS[name].encode(finished) for name, path in job.files.items()})
-    return finished.note
+    return finished.note, snap_summary(finished)
 
 
 def colour_files(
@@ -220,6 +223,9 @@ def colour_files(
     finish: str = DEFAULT_FINISH,
     gap: int | None = None,
     layers: bool | str | Sequence[str] = (),
+    palette: Palette | None = None,
+    palette_max_de: float = DEFAULT_MAX_DE,
+    consistent: bool = False,
 ) -> RunReport:
     """Colour every sketch that ``inputs`` name into the folder ``out``; see the module docstring.
 
@@ -242,14 +248,20 @@ def colour_files(
             None scales with the picture.
         layers: also write layered files (soft colour, flats, lines): True or ``"ora"`` for
             ``name.ora``, ``"psd"`` for ``name.psd``, or both; and ``name.regions.png``.
+        palette: each flat region takes its nearest colour in this palette when that is
+            within ``palette_max_de`` CIEDE2000 (see :mod:`colorize.palette`).
+        consistent: one palette per tag set for the whole run, so a tag set gives the same
+            colours on every page (see :mod:`colorize.infer.consistent`): the model colours
+            every page first, the palette is built from those colourings (starting from
+            ``palette``) or read back from an earlier run's ``palette.gpl`` in ``out``,
+            and written there; then the pages are finished with it.
 
     Raises ``FileNotFoundError`` / ``ValueError`` / :class:`TagFileError` for problems
     with the whole run (no inputs, output inside the input, an unreadable tags file);
     problems with single files are recorded in the report and the run goes on.
     """
     assert batch_size >= 1, batch_size
-    if finish not in FINISHES:
-        raise ValueError(f"unknown finish {finish!r}; choose from {', '.join(FINISHES)}")
+    options = FinishOptions(finish, gap, palette, palette_max_de)
     formats = output_formats(side_by_side, layers)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -277,9 +289,76 @@ def colour_files(
     report.unknown_tags = sorted({t for job in jobs for t in colorizer.unknown_tags(job.tags)})
     if report.unknown_tags:
         _embed_all(colorizer, report.unknown_tags)
-    _run(colorizer, jobs, report, batch_size, max_pixels, workers or min(4, os.cpu_count() or 1), progress,
-         finish, gap)
+    workers = workers or min(4, os.cpu_count() or 1)
+    if consistent and jobs:
+        first, palettes = _consistent(colorizer, jobs, report, out, options, overwrite, batch_size, max_pixels,
+                                      workers, progress)
+        jobs = [job for job in jobs if job.index in first]
+        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress,
+             lambda job: replace(options, palette=palettes[tuple(job.tags)]), first)
+    else:
+        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options)
     return report
+
+
+def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: Path, options: FinishOptions,
+                overwrite: bool, batch_size: int, max_pixels: int, workers: int, progress: bool,
+                ) -> tuple[dict[int, np.ndarray], dict[tuple[str, ...], Palette | None]]:
+    """The first pass of a consistent run: colour every page, in the order of their outputs
+    (so batches, and so colours, do not depend on the order the inputs came in), and build,
+    read or write each tag set's palette. Returns the colourings by job index (pages that
+    failed to decode are failed here and left out) and the palette of each tag set."""
+    first: dict[int, np.ndarray] = {}
+    pixels: dict[tuple[str, ...], list[np.ndarray]] = {}
+    ordered = sorted(jobs, key=lambda job: str(job.output))
+    bar = tqdm(total=len(jobs), desc="palette", unit="img", disable=not progress, file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io") as pool:
+        for b in range(0, len(ordered), batch_size):
+            batch = ordered[b:b + batch_size]
+            ready = []
+            for job, future in zip(batch, [pool.submit(_read, job, colorizer.size, max_pixels) for job in batch],
+                                   strict=True):
+                try:
+                    _, square, box = future.result()
+                    ready.append((job, square, box))
+                except ImageError as e:
+                    _fail(report.records[job.index], f"{e}. {e.advice}")
+                bar.update()
+            if not ready:
+                continue
+            colours = colorizer.colour_squares([square for _, square, _ in ready], [job.tags for job, *_ in ready],
+                                               compose=False)
+            for (job, square, box), colour in zip(ready, colours, strict=True):
+                first[job.index] = colour
+                pixels.setdefault(tuple(job.tags), []).append(painted_pixels(colour, square, box))
+    bar.close()
+    palettes: dict[tuple[str, ...], Palette | None] = {}
+    for tags, path in palette_paths([tuple(job.tags) for job in jobs], out).items():
+        palettes[tags] = _tag_set_palette(tags, inside(out, path.name), pixels.get(tags, []), options, overwrite)
+    return first, palettes
+
+
+def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray], options: FinishOptions,
+                     overwrite: bool) -> Palette | None:
+    """One tag set's palette: read back from ``path`` when an earlier run left it there (and
+    ``overwrite`` is not set), else built from this run's colourings and written there."""
+    shown_tags = ", ".join(tags) or "no tags"
+    if path.exists() and not overwrite:
+        try:
+            palette = read_palette(path)
+        except PaletteError as e:
+            raise ValueError(f"{e}. It is the palette an earlier --consistent run left for {shown_tags}: "
+                             f"fix it, or pass --overwrite to build a new one") from None
+        log.warning("%s: the palette of an earlier run, used for %s (--overwrite builds a new one).",
+                    shown(path), shown_tags)
+        return palette
+    palette = run_palette(pixels, base=options.palette, name=shown_tags, max_de=options.max_de)
+    if not palette.swatches:
+        log.warning("%s: no palette for %s: the model painted nothing but white paper.", shown(path), shown_tags)
+        return options.palette
+    write_palette(palette, path, overwrite=True)
+    log.info("%s: %d colours for %s", shown(path), len(palette), shown_tags)
+    return palette
 
 
 def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
@@ -293,8 +372,12 @@ def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
 
 
 def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
-         workers: int, progress: bool, finish: str = DEFAULT_FINISH, gap: int | None = None) -> None:
-    """Decode ahead, colour batch by batch on the main thread, write behind; fill in the records."""
+         workers: int, progress: bool, options: Callable[[_Job], FinishOptions],
+         coloured: dict[int, np.ndarray] | None = None) -> None:
+    """Decode ahead, colour batch by batch on the main thread, write behind; fill in the records.
+
+    ``options`` gives each job's finishing; ``coloured``: the model's colourings by job
+    index, already made (a consistent run's first pass), so the model is not run again."""
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     bar = tqdm(total=len(jobs), desc="colour", unit="img", disable=not progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io")
@@ -311,7 +394,7 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
             job, future = writes.popleft()
             record = report.records[job.index]
             try:
-                note = future.result()
+                note, snapped = future.result()
             except OSError as e:
                 _fail(record, f"cannot write {record.output} ({e.strerror or e}). Check that the output folder "
                               f"is writable and has free space.")
@@ -324,8 +407,9 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                 if note:
                     record.message = f"{note}."
                     log.warning("%s: %s", record.source, record.message)
-                log.info("%s -> %s  %s", record.source, record.output,
-                         f"tags: {', '.join(record.tags)} ({record.tags_from})" if record.tags else "no tags")
+                log.info("%s -> %s  %s%s", record.source, record.output,
+                         f"tags: {', '.join(record.tags)} ({record.tags_from})" if record.tags else "no tags",
+                         f"; {snapped}" if snapped else "")
             bar.update()
 
     try:
@@ -343,9 +427,12 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                     bar.update()
             if ready:
                 squares, tag_sets = [square for _, _, square, _ in ready], [job.tags for job, *_ in ready]
-                colours = colorizer.colour_squares(squares, tag_sets, compose=False)  # lines go over at full size
+                if coloured is None:
+                    colours = colorizer.colour_squares(squares, tag_sets, compose=False)  # lines go over at full size
+                else:
+                    colours = [coloured[job.index] for job, *_ in ready]
                 for (job, rgb, _, box), colour in zip(ready, colours, strict=True):
-                    writes.append((job, pool.submit(_write, job, colour, rgb, box, finish, gap)))
+                    writes.append((job, pool.submit(_write, job, colour, rgb, box, options(job))))
             finish_writes(keep=PREFETCH * batch_size)
         finish_writes(keep=0)
     finally:

@@ -1,0 +1,133 @@
+"""`colorize run --palette` and `--consistent`, through the CLI, on real sketches from the test dataset."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorize.cli import main
+from colorize.colour import delta_e
+from colorize.finish.regions import find_regions
+from colorize.palette import read_palette
+from tests.conftest import PAINTS, SAMPLE_IDS
+
+RED = PAINTS["red heart"]  # what painter_model paints for "red heart", everywhere
+
+
+def run(*args) -> object:
+    return CliRunner().invoke(main, ["run", *map(str, args), "--no-progress"])
+
+
+def pages(dataset: Path, folder: Path, ids=SAMPLE_IDS[:4]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for emoji_id in ids:
+        shutil.copy(dataset / "sketch" / f"{emoji_id}.png", folder / f"{emoji_id}.png")
+    return folder
+
+
+def region_colours(path: Path, sketch: Path) -> set[tuple[int, int, int]]:
+    """The colours of a flat result's regions, read where the sketch has paper (off the lines)."""
+    result = np.asarray(Image.open(path).convert("RGB"))
+    lines = np.asarray(Image.open(sketch).convert("RGB"))
+    paper = lines.min(axis=-1) == 255
+    return {tuple(int(v) for v in c) for c in result[paper]}
+
+
+def test_regions_take_a_near_palette_colour_exactly_and_v_says_which(tmp_path, dataset, painter_model):
+    near = tuple(int(v) + d for v, d in zip(RED, (3, -2, 2)))  # about 1.5 CIEDE2000 from what the model paints
+    palette = tmp_path / "character.gpl"
+    palette.write_text(f"GIMP Palette\n{near[0]} {near[1]} {near[2]}\tcoat red\n0 0 255\tblue\n")
+    src = pages(dataset, tmp_path / "in")
+    result = run(src, "-o", tmp_path / "out", "--model", painter_model, "--tags", "red heart",
+                 "--palette", palette, "-v")
+    assert result.exit_code == 0, result.output
+    assert "regions took palette colours: coat red" in result.output
+    for page in src.iterdir():
+        assert region_colours(tmp_path / "out" / page.name, page) == {near}, page.name
+    far = run(src, "-o", tmp_path / "far", "--model", painter_model, "--tags", "red heart",
+              "--palette", palette, "--palette-max-de", "0.5")
+    assert far.exit_code == 0, far.output
+    for page in src.iterdir():
+        assert region_colours(tmp_path / "far" / page.name, page) != {near}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("GIMP Palette\n216 58 58 hair\n216 58\n", "character.gpl, line 3: '216 58' is not a colour"),
+    ("GIMP Palette\n#\n", "character.gpl: the palette has no colours"),
+])
+def test_a_bad_palette_stops_the_run_before_anything_is_written(tmp_path, dataset, painter_model, text, words):
+    (tmp_path / "character.gpl").write_text(text)
+    result = run(pages(dataset, tmp_path / "in"), "-o", tmp_path / "out", "--model", painter_model,
+                 "--palette", tmp_path / "character.gpl")
+    assert result.exit_code != 0 and words in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_palette_needs_flat_regions(tmp_path, dataset, painter_model):
+    (tmp_path / "p.hex").write_text("#ff0000\n")
+    result = run(pages(dataset, tmp_path / "in"), "-o", tmp_path / "out", "--model", painter_model,
+                 "--palette", tmp_path / "p.hex", "--finish", "soft")
+    assert result.exit_code != 0 and "--finish soft has none" in result.output
+
+
+def test_consistent_writes_the_palette_and_a_later_run_keeps_to_it(tmp_path, dataset, painter_model):
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:2])
+    out = tmp_path / "out"
+    first = run(src, "-o", out, "--model", painter_model, "--tags", "red heart", "--consistent")
+    assert first.exit_code == 0, first.output
+    palette = read_palette(out / "palette.gpl")
+    assert delta_e(palette.rgb()[0], np.array(RED, np.uint8)) < 1.0
+    # a later run into the same folder reads the palette back (here edited by hand) and never rewrites it
+    (out / "palette.gpl").write_text("GIMP Palette\n200 50 50\tcoat\n")
+    shutil.copy(dataset / "sketch" / f"{SAMPLE_IDS[2]}.png", src / "new.png")
+    later = run(src, "-o", out, "--model", painter_model, "--tags", "red heart", "--consistent")
+    assert later.exit_code == 0, later.output
+    assert "the palette of an earlier run" in later.output
+    assert region_colours(out / "new.png", src / "new.png") == {(200, 50, 50)}
+    assert (out / "palette.gpl").read_text() == "GIMP Palette\n200 50 50\tcoat\n"
+    # --overwrite builds it again from this run's colourings
+    again = run(src, "-o", out, "--model", painter_model, "--tags", "red heart", "--consistent", "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert delta_e(read_palette(out / "palette.gpl").rgb()[0], np.array(RED, np.uint8)) < 1.0
+
+
+def test_consistent_gives_each_tag_set_its_palette(tmp_path, dataset, painter_model):
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:2])
+    tags = tmp_path / "tags.csv"
+    tags.write_text(f"path,tags\n{SAMPLE_IDS[0]}.png,red heart\n{SAMPLE_IDS[1]}.png,blue heart\n")
+    result = run(src, "-o", tmp_path / "out", "--model", painter_model, "--tags-file", tags, "--consistent")
+    assert result.exit_code == 0, result.output
+    for tag in ("red heart", "blue heart"):
+        palette = read_palette(tmp_path / "out" / f"palette-{tag.replace(' ', '-')}.gpl")
+        assert delta_e(palette.rgb()[0], np.array(PAINTS[tag], np.uint8)) < 1.0
+
+
+def test_consistent_pages_share_colours_whatever_the_order_of_the_inputs(tmp_path, dataset, tiny_model):
+    """A trained (tiny) model paints each page a little differently; with --consistent every
+    painted region takes a palette colour unless none is near, and the same pages given in
+    another order come out byte for byte the same, palette included."""
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:6])
+    files = sorted(src.iterdir())
+    tags = ["--tags", "woman, red hair"]
+    a = run(*files, "-o", tmp_path / "a", "--model", tiny_model, *tags, "--consistent", "--batch-size", "4")
+    b = run(*files[::-1], "-o", tmp_path / "b", "--model", tiny_model, *tags, "--consistent", "--batch-size", "4")
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    assert (tmp_path / "a" / "palette.gpl").read_bytes() == (tmp_path / "b" / "palette.gpl").read_bytes()
+    palette = read_palette(tmp_path / "a" / "palette.gpl")
+    colours = set()
+    for page in files:
+        assert (tmp_path / "a" / page.name).read_bytes() == (tmp_path / "b" / page.name).read_bytes(), page.name
+        colours |= region_colours(tmp_path / "a" / page.name, page)
+    own = [c for c in colours if c != (255, 255, 255) and c not in {s.rgb for s in palette.swatches}]
+    if own:  # a region keeps its colour only when no palette colour is near it
+        distances = delta_e(np.array(own, np.uint8)[:, None], palette.rgb()[None]).min(axis=1)
+        assert (distances > 10.0).all()
+    plain = run(*files, "-o", tmp_path / "plain", "--model", tiny_model, *tags)
+    assert plain.exit_code == 0, plain.output
+    plain_colours = set().union(*(region_colours(tmp_path / "plain" / p.name, p) for p in files))
+    assert len(colours) < len(plain_colours)
