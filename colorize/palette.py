@@ -28,13 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from colorize.colour import delta_e, hex_colour, lab, rgb
 from colorize.fileio import NotRegularFile, atomic_write_text, read_regular
 
 __all__ = ["DEFAULT_MAX_DE", "DEFAULT_MERGE_DE", "FORMATS", "MAX_COLOURS", "Palette", "PaletteError", "Snapped",
-           "Swatch", "cluster", "palette_note", "parse_palette", "read_palette", "snap", "write_palette"]
+           "Swatch", "cluster", "page_pixels", "palette_note", "parse_palette", "read_palette", "snap", "write_palette"]
 
 DEFAULT_MAX_DE = 10.0     # CIEDE2000 within which a region takes a palette colour (see docs/colouring.md, "Palettes")
 DEFAULT_MERGE_DE = 8.0    # clustering: colours nearer than this are one palette entry
@@ -294,6 +295,36 @@ def snap(colours: np.ndarray, palette: Palette, max_de: float = DEFAULT_MAX_DE) 
 
 
 # ----------------------------------------------------------------------------------------- clustering
+
+PAPER_DE = 3.0  # CIEDE2000 from white within which a pixel joined to the picture's border is paper
+LINE_L = 25.0   # CIELAB L* below which a thin stroke is a line
+
+
+def page_pixels(page: np.ndarray, keep_paper: bool = False, keep_lines: bool = False) -> np.ndarray:
+    """The pixels of a coloured page (RGB uint8 [H, W, 3]) its palette is made from, [M, 3].
+
+    Left out unless asked to keep them, as they are the page and not the character's colours:
+    * the white paper around the drawing (near-white areas that touch the border);
+    * the lines: near-black strokes thinner than a 32nd of the page (16 px at 512 px; OpenMoji's are 14).
+    White inside the drawing (a shirt) and wide black areas (black hair) stay.
+    """
+    h, w = page.shape[:2]
+    drop = np.zeros((h, w), bool)
+    if not keep_paper or not keep_lines:
+        distinct, inverse = np.unique(page.reshape(-1, 3).view([("", np.uint8)] * 3).ravel(), return_inverse=True)
+        values = lab(distinct.view(np.uint8).reshape(1, -1, 3))[0]
+    if not keep_paper:
+        near_white = delta_e(values, np.array([100.0, 0.0, 0.0])) <= PAPER_DE
+        white = near_white[inverse.ravel()].reshape(h, w).astype(np.uint8)
+        _, parts = cv2.connectedComponents(white, connectivity=4)
+        border = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
+        drop |= np.isin(parts, border[border > 0]) & (white > 0)
+    if not keep_lines:
+        dark = (values[:, 0] < LINE_L)[inverse.ravel()].reshape(h, w).astype(np.uint8)
+        radius = max(2, round(max(h, w) / 64))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        drop |= (dark > 0) & (cv2.morphologyEx(dark, cv2.MORPH_OPEN, disc) == 0)
+    return page[~drop]
 
 
 def cluster(pixels: np.ndarray, weights: np.ndarray | None = None, count: int | None = None,

@@ -131,3 +131,57 @@ def test_consistent_pages_share_colours_whatever_the_order_of_the_inputs(tmp_pat
     assert plain.exit_code == 0, plain.output
     plain_colours = set().union(*(region_colours(tmp_path / "plain" / p.name, p) for p in files))
     assert len(colours) < len(plain_colours)
+
+
+# -- colorize palette -----------------------------------------------------------------------------------
+
+
+def coloured_page(path: Path) -> Path:
+    """A coloured page: on white paper, a red box (60% of the fill) and a blue one (40%), black outlines."""
+    import cv2
+
+    page = np.full((256, 256, 3), 255, np.uint8)
+    page[40:200, 30:126] = (216, 58, 58)
+    page[40:200, 140:204] = (30, 80, 160)
+    cv2.rectangle(page, (30, 40), (126, 200), (0, 0, 0), 3)
+    cv2.rectangle(page, (140, 40), (204, 200), (0, 0, 0), 3)
+    Image.fromarray(page).save(path)
+    return path
+
+
+def palette_cmd(*args) -> object:
+    return CliRunner().invoke(main, ["palette", *map(str, args)])
+
+
+def test_the_palette_of_a_coloured_page_is_its_fills_without_paper_and_lines(tmp_path):
+    page = coloured_page(tmp_path / "page.png")
+    result = palette_cmd(page, "-o", tmp_path / "character.gpl")
+    assert result.exit_code == 0, result.output
+    palette = read_palette(tmp_path / "character.gpl")
+    assert [s.rgb for s in palette.swatches] == [(216, 58, 58), (30, 80, 160)]
+    text = (tmp_path / "character.gpl").read_text()
+    shares = [float(line.split("%")[0][2:]) for line in text.splitlines() if line.endswith("of the pixels")]
+    assert shares[0] == pytest.approx(100 * 94 * 158 / (94 * 158 + 62 * 158), abs=2.5)
+    kept = palette_cmd(page, "-o", tmp_path / "all.hex", "--keep-paper", "--keep-lines")
+    assert kept.exit_code == 0, kept.output
+    assert {(255, 255, 255), (0, 0, 0)} <= {s.rgb for s in read_palette(tmp_path / "all.hex").swatches}
+    one = palette_cmd(page, "-o", tmp_path / "one.gpl", "--count", "1")
+    assert one.exit_code == 0 and len(read_palette(tmp_path / "one.gpl")) == 1
+
+
+def test_the_palette_for_tags_is_the_one_the_model_paints(tmp_path, dataset, painter_model):
+    sketch = dataset / "sketch" / f"{SAMPLE_IDS[0]}.png"
+    result = palette_cmd(sketch, "--tags", "blue heart", "--model", painter_model, "-o", tmp_path / "blue.gpl")
+    assert result.exit_code == 0, result.output
+    palette = read_palette(tmp_path / "blue.gpl")
+    assert len(palette) == 1 and delta_e(palette.rgb()[0], np.array(PAINTS["blue heart"], np.uint8)) < 1.0
+
+
+def test_palette_never_replaces_a_file_without_overwrite_and_names_the_formats(tmp_path):
+    page = coloured_page(tmp_path / "page.png")
+    (tmp_path / "character.gpl").write_text("GIMP Palette\n1 2 3\n")
+    result = palette_cmd(page, "-o", tmp_path / "character.gpl")
+    assert result.exit_code != 0 and "exists; pass --overwrite" in result.output
+    assert (tmp_path / "character.gpl").read_text() == "GIMP Palette\n1 2 3\n"
+    odd = palette_cmd(page, "-o", tmp_path / "character.ase")
+    assert odd.exit_code != 0 and ".gpl, .hex, .txt" in odd.output

@@ -26,6 +26,7 @@ COMMANDS = {
     "ablate": "colorize.cli.ablate:ablate",
     "ablate-train": "colorize.cli.ablate:ablate_train",
     "export": "colorize.cli.export:export",
+    "palette": "colorize.cli.palette:palette",
 }
 
 
