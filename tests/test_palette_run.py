@@ -185,3 +185,98 @@ def test_palette_never_replaces_a_file_without_overwrite_and_names_the_formats(t
     assert (tmp_path / "character.gpl").read_text() == "GIMP Palette\n1 2 3\n"
     odd = palette_cmd(page, "-o", tmp_path / "character.ase")
     assert odd.exit_code != 0 and ".gpl, .hex, .txt" in odd.output
+
+
+# -- one layer per colour -------------------------------------------------------------------------------
+
+
+def _composite(size: tuple[int, int], parts: list[tuple[np.ndarray, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """RGBA layers (pixels, left, top) laid over an empty canvas: the picture, and how many
+    layers cover each pixel."""
+    w, h = size
+    canvas, cover = np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.int32)
+    for rgba, left, top in parts:
+        ph, pw = rgba.shape[:2]
+        opaque = rgba[..., 3] == 255
+        assert ((rgba[..., 3] == 0) | opaque).all(), "a colour layer is opaque or empty, never half"
+        canvas[top:top + ph, left:left + pw][opaque] = rgba[..., :3][opaque]
+        cover[top:top + ph, left:left + pw] += opaque
+    return canvas, cover
+
+
+def _flats_of_plain_ora(path: Path) -> np.ndarray:
+    import io
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    with zipfile.ZipFile(path) as ora:
+        stack = ET.fromstring(ora.read("stack.xml"))
+        flats = next(layer for layer in stack.iter("layer") if layer.get("name") == "flats")
+        return np.asarray(Image.open(io.BytesIO(ora.read(flats.get("src")))).convert("RGB"))
+
+
+def test_one_layer_per_colour_gives_the_flats_exactly_in_ora_and_in_imagemagick_read_psd(tmp_path, dataset,
+                                                                                         tiny_model):
+    """--layer-per-colour: a 'flats' group of one layer per distinct flat colour, named by the
+    palette entry or the hex value; read with zipfile + XML (ORA) and with ImageMagick (PSD),
+    the layers laid together are the flats of the same run without it, pixel for pixel."""
+    import io
+    import subprocess
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    import cv2
+
+    src = tmp_path / "in"
+    src.mkdir()
+    big = cv2.resize(cv2.imread(str(dataset / "sketch" / f"{SAMPLE_IDS[0]}.png")), (200, 150),
+                     interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(src / "a.png"), big)
+    plain = run(src, "-o", tmp_path / "plain", "--model", tiny_model, "--tags", "red hair", "--layers")
+    assert plain.exit_code == 0, plain.output
+    flats = _flats_of_plain_ora(tmp_path / "plain" / "a.ora")
+    colours = {tuple(int(v) for v in c) for c in np.unique(flats.reshape(-1, 3), axis=0)}
+    named = sorted(colours)[len(colours) // 2]
+    (tmp_path / "p.gpl").write_text(f"GIMP Palette\n{named[0]} {named[1]} {named[2]}\tcoat\n")
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--tags", "red hair", "--layers",
+                 "--layers-format", "both", "--layer-per-colour", "--palette", tmp_path / "p.gpl",
+                 "--palette-max-de", "0")
+    assert result.exit_code == 0, result.output
+
+    with zipfile.ZipFile(tmp_path / "out" / "a.ora") as ora:
+        stack = ET.fromstring(ora.read("stack.xml")).find("stack")
+        top = [(child.tag, child.get("name")) for child in stack]
+        assert top == [("layer", "lines"), ("stack", "flats"), ("layer", "soft colour")]
+        assert stack[0].get("composite-op") == "svg:multiply" and stack[2].get("visibility") == "hidden"
+        group = stack[1]
+        parts = [(np.asarray(Image.open(io.BytesIO(ora.read(layer.get("src")))).convert("RGBA")),
+                  int(layer.get("x")), int(layer.get("y"))) for layer in reversed(group.findall("layer"))]
+        names = [layer.get("name") for layer in group.findall("layer")]
+    canvas, cover = _composite((200, 150), parts)
+    assert (cover == 1).all(), "every pixel in exactly one colour layer"
+    np.testing.assert_array_equal(canvas, flats)
+    assert len(parts) == len(colours) and "coat" in names
+    assert {n for n in names if n != "coat"} <= {"paper"} | {"#%02x%02x%02x" % c for c in colours}
+
+    info = subprocess.run(["identify", "-format", "%[label]|%w|%h|%X|%Y|%[compose]\n", str(tmp_path / "out" / "a.psd")],
+                          capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+    layers = [line.split("|") for line in info]
+    assert layers[0][0] == "soft colour" and layers[0][5] == "None"
+    assert layers[-1][0] == "lines" and layers[-1][5] == "Multiply"
+    assert sorted(name for name, *_ in layers[1:-1]) == sorted(names)
+
+    def psd_layer(i: int) -> np.ndarray:
+        png = subprocess.run(["convert", f"{tmp_path / 'out' / 'a.psd'}[{i + 1}]", "png32:-"], capture_output=True,
+                             check=True).stdout
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+
+    parts = [(psd_layer(i), int(x), int(y)) for i, (_, _, _, x, y, _) in enumerate(layers) if 0 < i < len(layers) - 1]
+    canvas, cover = _composite((200, 150), parts)
+    assert (cover == 1).all()
+    np.testing.assert_array_equal(canvas, flats)
+
+
+def test_layer_per_colour_needs_layers(tmp_path, dataset, painter_model):
+    result = run(pages(dataset, tmp_path / "in", SAMPLE_IDS[:1]), "-o", tmp_path / "out", "--model", painter_model,
+                 "--layer-per-colour")
+    assert result.exit_code != 0 and "add --layers" in result.output

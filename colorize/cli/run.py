@@ -71,6 +71,9 @@ def _palette(path: Path | None, finish: str, layers: bool):
 @click.option("--layers-format", type=click.Choice(["ora", "psd", "both"]), default="ora", show_default=True,
               help="The layered file --layers writes: NAME.ora (OpenRaster: Krita, GIMP, MyPaint) and/or "
                    "NAME.psd (Photoshop, Krita, GIMP, Clip Studio, Affinity).")
+@click.option("--layer-per-colour", is_flag=True,
+              help="With --layers: the flats as a 'flats' group of one layer per colour, named by the palette "
+                   "entry (--palette, --consistent) or the hex value, so a colour changes everywhere at once.")
 @click.option("--palette", "palette_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A palette (.gpl from GIMP, Krita or Inkscape; or .hex/.txt, one hex colour per line, "
                    "optionally named): each flat region takes its nearest palette colour when that is within "
@@ -92,8 +95,8 @@ def _palette(path: Path | None, finish: str, layers: bool):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every sketch: its result and the tags it got, and where from.")
 def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, finish, gap, layers, layers_format,
-        palette_file, palette_max_de, consistent, side_by_side, allow_inside_input, max_pixels, workers, progress,
-        verbose) -> None:
+        layer_per_colour, palette_file, palette_max_de, consistent, side_by_side, allow_inside_input, max_pixels,
+        workers, progress, verbose) -> None:
     """Colour line art: each INPUT is a sketch file, a folder (searched recursively) or a glob pattern.
 
     Sketches may be any size, shape and image mode (RGBA on white, palette, 16-bit,
@@ -121,6 +124,8 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
     from colorize.data.tagfiles import TagFileError
     from colorize.infer.folder import colour_files
 
+    if layer_per_colour and not layers:
+        raise click.ClickException("--layer-per-colour splits the flats of a layered file: add --layers.")
     palette = _palette(palette_file, finish, layers)
     if consistent and finish != "flat" and not layers:
         raise click.ClickException("--consistent gives flat regions one palette, and --finish soft has none: "
@@ -139,7 +144,8 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
                                   allow_inside_input=allow_inside_input, max_pixels=max_pixels, workers=workers,
                                   progress=progress, finish=finish, gap=gap, palette=palette,
                                   palette_max_de=palette_max_de, consistent=consistent,
-                                  layers=(("ora", "psd") if layers_format == "both" else (layers_format,)) if layers else ())
+                                  layers=(("ora", "psd") if layers_format == "both" else (layers_format,)) if layers else (),
+                                  layer_per_colour=layer_per_colour)
         except (FileNotFoundError, ValueError, TagFileError) as e:
             raise click.ClickException(str(e)) from None
     finally:

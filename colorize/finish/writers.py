@@ -18,6 +18,11 @@ encoder and its :class:`Writer` entry.
   (maintained, and checked here against ImageMagick's reader: layer names, sizes, blend
   modes, visibility, pixels and the merged image). Photoshop, Krita, GIMP, Clip Studio
   and Affinity open it.
+* With ``per_colour`` (``colorize run --layers --layer-per-colour``), both layered files hold
+  the flats as a ``flats`` group of one layer per distinct flat colour (:func:`colour_layers`),
+  each cropped to its pixels and transparent elsewhere, named by the palette entry it took,
+  ``paper`` for the white paper, or its hex value: a colourist changes a colour everywhere by
+  changing one layer. Registered as ``ora-colours`` and ``psd-colours`` (same suffixes).
 * :func:`regions_bytes`: the region ids as a 16-bit greyscale PNG (pixel value = id,
   1..N), so a script can recolour region 7 with ``labels == 7``.
 
@@ -30,16 +35,70 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["LAYERED", "LAYER_NAMES", "WRITERS", "Writer", "ora_bytes", "png_bytes", "psd_bytes", "regions_bytes",
-           "sheet_bytes"]
+__all__ = ["LAYERED", "LAYER_NAMES", "MAX_COLOUR_LAYERS", "WRITERS", "ColourLayer", "Writer", "colour_layers",
+           "ora_bytes", "png_bytes", "psd_bytes", "regions_bytes", "sheet_bytes"]
 
 LAYER_NAMES = ("soft colour", "flats", "lines")  # bottom to top
+MAX_COLOUR_LAYERS = 512  # more distinct flat colours than this get no layer each (a noise picture has thousands)
+
+
+@dataclass(frozen=True)
+class ColourLayer:
+    """One flat colour as a layer: its name, colour, and where it lies (RGBA crop at ``left``, ``top``)."""
+
+    name: str
+    rgb: tuple[int, int, int]
+    left: int
+    top: int
+    rgba: np.ndarray  # uint8 [h, w, 4]: the colour where the flats have it, transparent elsewhere
+
+
+def colour_layers(finished) -> list[ColourLayer]:
+    """The flats split into one layer per distinct colour, the paper first, then by area.
+
+    A colour is named by the palette entry a region took (see :func:`colorize.finish.snap_regions`),
+    ``paper`` for the white paper around the drawing, or else its hex value. Together the
+    layers cover every pixel once and give the flats exactly.
+    """
+    assert finished.labels is not None and finished.colours is not None, "colour layers need the regions"
+    colours, labels = finished.colours, finished.labels
+    packed = (colours[:, 0].astype(np.int64) << 16) | (colours[:, 1].astype(np.int64) << 8) | colours[:, 2]
+    distinct, of_region = np.unique(packed[1:], return_inverse=True)
+    if len(distinct) > MAX_COLOUR_LAYERS:
+        raise ValueError(f"its flats have {len(distinct)} colours, too many for a layer each (at most "
+                         f"{MAX_COLOUR_LAYERS}); give --palette or --consistent to gather them, or drop "
+                         f"--layer-per-colour")
+    names: dict[int, str] = {}
+    snapped, palette = finished.snapped, finished.palette
+    for region, layer in enumerate(of_region.ravel()):
+        if finished.paper is not None and finished.paper[region + 1]:
+            names.setdefault(layer, "paper")
+        elif snapped is not None and palette is not None and snapped.index[region] >= 0:
+            names[layer] = palette.swatches[snapped.index[region]].label
+    lut = np.concatenate([[0], of_region.ravel()]).astype(np.int32)
+    layer_of = np.take(lut, labels)
+    area = np.bincount(layer_of.ravel(), minlength=len(distinct))
+    order = sorted(range(len(distinct)), key=lambda i: (names.get(i) != "paper", -area[i], i))
+    layers = []
+    for i in order:
+        if area[i] == 0:
+            continue
+        rgb = (int(distinct[i] >> 16) & 255, int(distinct[i] >> 8) & 255, int(distinct[i]) & 255)
+        mask = layer_of == i
+        x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+        crop = mask[y:y + h, x:x + w]
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[crop] = (*rgb, 255)
+        name = names.get(i) or "#%02x%02x%02x" % rgb
+        layers.append(ColourLayer(name, rgb, x, y, rgba))
+    return layers
 
 
 def _png(rgb: np.ndarray) -> bytes:
@@ -66,22 +125,32 @@ def sheet_bytes(finished) -> bytes:
     return _png_fast(np.hstack([finished.sketch, finished.result]))
 
 
-def ora_bytes(finished) -> bytes:
-    """``finished`` (a :class:`colorize.finish.Finished` with flats) as an OpenRaster file."""
+def ora_bytes(finished, per_colour: bool = False) -> bytes:
+    """``finished`` (a :class:`colorize.finish.Finished` with flats) as an OpenRaster file;
+    ``per_colour``: the flats as a group of one layer per colour."""
     assert finished.flats is not None, "layered files need the flat finish's regions"
     h, w = finished.sketch.shape[:2]
     image = ET.Element("image", version="0.0.5", w=str(w), h=str(h))
     stack = ET.SubElement(image, "stack")
     flat = finished.finish == "flat"  # the finish chosen is the visible colour layer
-    layers = {LAYER_NAMES[2]: (finished.sketch, "svg:multiply", "visible"),   # listed top first
-              LAYER_NAMES[1]: (finished.flats, "svg:src-over", "visible" if flat else "hidden"),
-              LAYER_NAMES[0]: (finished.soft, "svg:src-over", "hidden" if flat else "visible")}
     files = {}
-    for i, (name, (pixels, op, visibility)) in enumerate(layers.items()):
-        src = f"data/layer{i}.png"
-        ET.SubElement(stack, "layer", {"name": name, "src": src, "x": "0", "y": "0", "opacity": "1.0",
-                                       "visibility": visibility, "composite-op": op})
+
+    def add(parent, name, pixels, op="svg:src-over", visible=True, x=0, y=0):
+        src = f"data/layer{len(files)}.png"
+        ET.SubElement(parent, "layer", {"name": name, "src": src, "x": str(x), "y": str(y), "opacity": "1.0",
+                                        "visibility": "visible" if visible else "hidden", "composite-op": op})
         files[src] = _png(pixels)
+
+    add(stack, LAYER_NAMES[2], finished.sketch, "svg:multiply")  # listed top first
+    if per_colour:
+        group = ET.SubElement(stack, "stack", {"name": LAYER_NAMES[1], "visibility": "visible" if flat else "hidden",
+                                               "opacity": "1.0", "composite-op": "svg:src-over",
+                                               "isolation": "isolate"})
+        for layer in reversed(colour_layers(finished)):
+            add(group, layer.name, layer.rgba, x=layer.left, y=layer.top)
+    else:
+        add(stack, LAYER_NAMES[1], finished.flats, visible=flat)
+    add(stack, LAYER_NAMES[0], finished.soft, visible=not flat)
     thumb = Image.fromarray(finished.result)
     thumb.thumbnail((256, 256))
     buffer = io.BytesIO()
@@ -96,10 +165,10 @@ def ora_bytes(finished) -> bytes:
     return buffer.getvalue()
 
 
-def psd_bytes(finished) -> bytes:
+def psd_bytes(finished, per_colour: bool = False) -> bytes:
     """``finished`` (with flats) as a layered Photoshop file: the layers of :func:`ora_bytes`."""
     from psd_tools import PSDImage
-    from psd_tools.api.layers import PixelLayer
+    from psd_tools.api.layers import Group, PixelLayer
     from psd_tools.constants import BlendMode
 
     assert finished.flats is not None, "layered files need the flat finish's regions"
@@ -111,6 +180,13 @@ def psd_bytes(finished) -> bytes:
     for name, pixels, blend, visible in ((LAYER_NAMES[0], finished.soft, BlendMode.NORMAL, not flat),
                                          (LAYER_NAMES[1], finished.flats, BlendMode.NORMAL, flat),
                                          (LAYER_NAMES[2], finished.sketch, BlendMode.MULTIPLY, True)):
+        if name == LAYER_NAMES[1] and per_colour:
+            group = Group.new(psd, name)
+            for part in colour_layers(finished):  # bottom first
+                group.append(PixelLayer.frompil(Image.fromarray(part.rgba, "RGBA"), group, part.name,
+                                                top=part.top, left=part.left))
+            group.visible = visible
+            continue
         layer = PixelLayer.frompil(Image.fromarray(np.ascontiguousarray(pixels)), psd, name)
         layer.blend_mode = blend
         layer.visible = visible
@@ -146,6 +222,8 @@ WRITERS = {
     "side": Writer(".side.png", sheet_bytes),
     "ora": Writer(".ora", ora_bytes, regions=True),
     "psd": Writer(".psd", psd_bytes, regions=True),
+    "ora-colours": Writer(".ora", partial(ora_bytes, per_colour=True), regions=True),
+    "psd-colours": Writer(".psd", partial(psd_bytes, per_colour=True), regions=True),
     "regions": Writer(".regions.png", regions_bytes, regions=True),
 }
 LAYERED = ("ora", "psd")  # the layered formats `colorize run --layers` and the web page offer

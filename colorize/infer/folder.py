@@ -58,10 +58,11 @@ log = logging.getLogger("colorize")
 PREFETCH = 2  # batches decoded ahead of the model
 
 
-def output_formats(side_by_side: bool = False, layers: bool | str | Sequence[str] = ()) -> tuple[str, ...]:
+def output_formats(side_by_side: bool = False, layers: bool | str | Sequence[str] = (),
+                   per_colour: bool = False) -> tuple[str, ...]:
     """The files each picture gets (names in :data:`WRITERS`): always ``png``; ``side`` for
     the sheet; for ``layers`` (True = ``ora``, or ``ora`` / ``psd`` / both) those layered
-    files and the region-id map."""
+    files, with one flats layer per colour when ``per_colour``, and the region-id map."""
     if layers is True:
         layers = ("ora",)
     elif not layers:
@@ -71,7 +72,10 @@ def output_formats(side_by_side: bool = False, layers: bool | str | Sequence[str
     unknown = [f for f in layers if f not in LAYERED]
     if unknown:
         raise ValueError(f"unknown layered format {unknown[0]!r}; choose from {', '.join(LAYERED)}")
-    return ("png",) + (("side",) if side_by_side else ()) + tuple(layers) + (("regions",) if layers else ())
+    if per_colour and not layers:
+        raise ValueError("one layer per colour is a kind of layered file: ask for layers (--layers) too")
+    layered = tuple(f"{f}-colours" if per_colour else f for f in layers)
+    return ("png",) + (("side",) if side_by_side else ()) + layered + (("regions",) if layers else ())
 
 
 @dataclass
@@ -223,6 +227,7 @@ def colour_files(
     finish: str = DEFAULT_FINISH,
     gap: int | None = None,
     layers: bool | str | Sequence[str] = (),
+    layer_per_colour: bool = False,
     palette: Palette | None = None,
     palette_max_de: float = DEFAULT_MAX_DE,
     consistent: bool = False,
@@ -248,6 +253,7 @@ def colour_files(
             None scales with the picture.
         layers: also write layered files (soft colour, flats, lines): True or ``"ora"`` for
             ``name.ora``, ``"psd"`` for ``name.psd``, or both; and ``name.regions.png``.
+        layer_per_colour: the layered files hold the flats as one layer per colour.
         palette: each flat region takes its nearest colour in this palette when that is
             within ``palette_max_de`` CIEDE2000 (see :mod:`colorize.palette`).
         consistent: one palette per tag set for the whole run, so a tag set gives the same
@@ -262,7 +268,7 @@ def colour_files(
     """
     assert batch_size >= 1, batch_size
     options = FinishOptions(finish, gap, palette, palette_max_de)
-    formats = output_formats(side_by_side, layers)
+    formats = output_formats(side_by_side, layers, layer_per_colour)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {out} is a file; the output is a folder. Choose a folder path.")
