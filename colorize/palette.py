@@ -328,7 +328,8 @@ def page_pixels(page: np.ndarray, keep_paper: bool = False, keep_lines: bool = F
 
 
 def cluster(pixels: np.ndarray, weights: np.ndarray | None = None, count: int | None = None,
-            merge_de: float = DEFAULT_MERGE_DE, min_share: float = 0.005, name: str = "") -> Palette:
+            merge_de: float = DEFAULT_MERGE_DE, min_share: float = 0.005, name: str = "",
+            exact: bool = False) -> Palette:
     """The palette of ``pixels`` (uint8 [M, 3], optionally weighted): weighted k-means in CIELAB.
 
     With ``count``, that many colours (fewer if the pixels have fewer). Without it, colours
@@ -336,6 +337,8 @@ def cluster(pixels: np.ndarray, weights: np.ndarray | None = None, count: int | 
     Colours under ``min_share`` of the weight (anti-aliasing between two fills) are dropped.
     The result does not depend on the pixels' order: clustering starts from the distinct
     colours, sorted, with their counts. Each swatch's ``share`` is its part of the weight.
+    ``exact``: each entry is the heaviest input colour of its cluster, not the cluster's
+    mean, so every palette colour is one the pixels have (for flat colourings).
     """
     pixels = np.asarray(pixels, np.uint8).reshape(-1, 3)
     weights = np.ones(len(pixels)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
@@ -354,9 +357,17 @@ def cluster(pixels: np.ndarray, weights: np.ndarray | None = None, count: int | 
     sizes = np.bincount(assigned, mass, minlength=len(centres))
     if count is None:
         centres, sizes = _merge(centres, sizes, merge_de)
+    if exact:
+        assigned = ((points[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        sizes = np.bincount(assigned, mass, minlength=len(centres))
+        heaviest = [int(np.flatnonzero(assigned == i)[np.argmax(mass[assigned == i])]) if sizes[i] > 0 else -1
+                    for i in range(len(centres))]
+        colours_of = [tuple(int(v) for v in colours[j]) if j >= 0 else (0, 0, 0) for j in heaviest]
+    else:
+        colours_of = [tuple(int(v) for v in rgb(c[None, None])[0, 0]) for c in centres]
     order = np.argsort(-sizes, kind="stable")
-    swatches = tuple(Swatch(tuple(int(v) for v in rgb(centres[i][None, None])[0, 0]), share=float(sizes[i] / total))
-                     for i in order if sizes[i] >= min_share * total)
+    swatches = tuple(Swatch(colours_of[i], share=float(sizes[i] / total))
+                     for i in order if sizes[i] > 0 and sizes[i] >= min_share * total)
     return Palette(swatches, name)
 
 

@@ -195,3 +195,10 @@ def test_each_tag_set_gets_its_own_palette_file_and_one_tag_set_gets_palette_gpl
     assert names[()] == "palette-no-tags.gpl"
     assert names[("man", "red-hair")].startswith("palette-man-red-hair-") and len(set(names.values())) == 4
     assert len(names[("a",) * 40]) < 90
+
+
+def test_an_exact_palette_keeps_the_largest_colour_of_each_near_group():
+    pixels = np.array([[216, 58, 58], [212, 60, 60], [30, 80, 160]], np.uint8)
+    palette = cluster(pixels, weights=np.array([10.0, 3.0, 5.0]), exact=True)
+    assert [(s.rgb, round(s.share, 3)) for s in palette.swatches] == [((216, 58, 58), 0.722), ((30, 80, 160), 0.278)]
+    assert cluster(pixels, weights=np.array([10.0, 3.0, 5.0])).swatches[0].rgb != (216, 58, 58)  # the mean

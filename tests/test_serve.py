@@ -162,6 +162,36 @@ def test_page_shows_flat_and_soft_side_by_side_and_downloads_the_layers(page, da
     assert page.locator("#error").is_hidden() and page.errors == []
 
 
+def test_page_takes_a_palette_shows_its_swatches_and_offers_the_colouring_palette(page, dataset, tmp_path):
+    from colorize.palette import read_palette
+
+    (tmp_path / "coat.hex").write_text("#1e5ac8 coat\n#fadcbc skin\n")
+    page.set_input_files("#upload", dataset / "sketch" / SKETCH)
+    page.set_input_files("#palette-file", tmp_path / "coat.hex")
+    page.wait_for_selector("#palette-drop .swatch")
+    swatches = page.locator("#palette-drop .swatch")
+    assert [swatches.nth(i).get_attribute("data-hex") for i in range(swatches.count())] == ["#1e5ac8", "#fadcbc"]
+    assert swatches.first.get_attribute("title") == "coat #1e5ac8"
+    flat = colour_with(page, "woman, dark skin tone", tmp_path)
+    sent = [u for u in page.requests if "/api/finishes?" in u and "tags=woman%2C+dark+skin+tone" in u]
+    assert sent and "palette=%231e5ac8+coat%0A%23fadcbc+skin" in sent[-1], "the colouring carries the palette"
+    with page.expect_download() as download:
+        page.click("#download-palette")
+    download.value.save_as(tmp_path / "colouring.gpl")
+    assert download.value.suggested_filename == "colorized.gpl"
+    colours = {s.rgb for s in read_palette(tmp_path / "colouring.gpl").swatches}
+    lines = np.asarray(Image.open(dataset / "sketch" / SKETCH).convert("RGB"))
+    in_flat = {tuple(int(v) for v in c) for c in flat[lines.min(axis=-1) == 255].tolist()}
+    assert colours and colours <= in_flat
+    assert page.errors == []
+    (tmp_path / "bad.gpl").write_text("GIMP Palette\n1 2\n")
+    page.set_input_files("#palette-file", tmp_path / "bad.gpl")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "bad.gpl, line 2:" in page.locator("#error").text_content()
+    page.click("#palette-clear")
+    assert page.locator("#palette-drop .swatch").count() == 0
+
+
 def test_tags_complete_from_the_vocabulary(page):
     page.fill("#tags", "woman, dar")
     values = page.locator("#tag-options option").evaluate_all("options => options.map(o => o.value)")
@@ -262,6 +292,38 @@ def test_api_gives_both_finishes_from_one_request_and_the_layered_files(server, 
     assert status == 400 and b"ora, psd" in body
     status, _, body = request(server, "POST", "/api/colorize?finish=glossy", sketch)
     assert status == 400 and b"flat, soft" in body
+
+
+def test_api_reads_a_palette_file_and_every_colouring_takes_it(server, dataset):
+    """/api/palette reads the file with the palette module (names, file and line in errors);
+    a colouring sent with the palette's hex list snaps its flat regions to it (here one colour
+    and the widest distance: every painted region takes it), and /api/finishes gives the
+    palette of the colouring it made, whose colours are the flat image's."""
+    import base64
+    from urllib.parse import quote
+
+    from colorize.palette import parse_palette
+
+    sketch = (dataset / "sketch" / SKETCH).read_bytes()
+    status, _, body = request(server, "POST", "/api/palette?name=coat.gpl", b"GIMP Palette\n30 90 200\tcoat\n")
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["colours"] == [{"hex": "#1e5ac8", "name": "coat"}] and "one colour (coat)" in answer["note"]
+    hex_list = quote(answer["hex"])
+    status, _, body = request(server, "POST", f"/api/finishes?tags=woman&palette={hex_list}&palette_max_de=100", sketch)
+    assert status == 200, body
+    answer = json.loads(body)
+    flat = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["flat"]))).convert("RGB"))
+    lines = np.asarray(Image.open(dataset / "sketch" / SKETCH).convert("RGB"))
+    off_lines = {tuple(c) for c in flat[lines.min(axis=-1) == 255].tolist()}
+    assert off_lines <= {(30, 90, 200), (255, 255, 255)} and (30, 90, 200) in off_lines
+    assert [s.rgb for s in parse_palette(answer["palette"], ".gpl").swatches] == [(30, 90, 200)]
+    status, _, body = request(server, "POST", f"/api/colorize?tags=woman&palette={hex_list}&palette_max_de=100", sketch)
+    assert status == 200 and np.array_equal(np.asarray(Image.open(io.BytesIO(body)).convert("RGB")), flat)
+    status, _, body = request(server, "POST", "/api/palette?name=coat.gpl", b"GIMP Palette\n30 90\n")
+    assert status == 400 and "coat.gpl, line 2:" in json.loads(body)["error"]
+    status, _, body = request(server, "POST", "/api/colorize?palette=zz", sketch)
+    assert status == 400 and "palette, line 1:" in json.loads(body)["error"]
 
 
 def test_api_refuses_an_empty_body_and_an_oversized_declared_length(server):

@@ -29,7 +29,8 @@ from colorize.palette import DEFAULT_MERGE_DE, FORMATS
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.005, show_default=True,
               help="Leave out colours with less than this share of the pixels (the blends along edges).")
 @click.option("--keep-paper", is_flag=True,
-              help="Keep the white paper around the drawing (near-white areas touching the border) as a colour.")
+              help="Without --tags: keep the white paper around the drawing (near-white areas touching the border) "
+                   "as a colour.")
 @click.option("--keep-lines", is_flag=True,
               help="Keep the lines (thin near-black strokes) of a coloured page as a colour.")
 @model_option()
@@ -49,6 +50,7 @@ def palette(images, out, tags, count, merge_de, min_share, keep_paper, keep_line
     import numpy as np
 
     from colorize.data.images import ImageError, load_rgb
+    from colorize.finish import painted_colours
     from colorize.palette import cluster, page_pixels, write_palette
 
     if out.suffix.lower() not in FORMATS or FORMATS[out.suffix.lower()].write is None:
@@ -67,15 +69,14 @@ def palette(images, out, tags, count, merge_de, min_share, keep_paper, keep_line
                 weights.append(np.ones(len(found)))
             else:
                 layers = colorizer.layers(colorizer.load(path, max_pixels=max_pixels), tags)
-                area = np.bincount(layers.labels.ravel(), minlength=len(layers.colours))
-                painted = ~layers.paper if not keep_paper else np.ones(len(layers.colours), bool)
-                painted[0] = False
-                pixels.append(layers.colours[painted])
-                weights.append(area[painted].astype(np.float64))
+                colours, area = painted_colours(layers)
+                pixels.append(colours)
+                weights.append(area.astype(np.float64))
         except ImageError as e:
             raise click.ClickException(f"{path}: {e}. {e.advice}") from None
+    # a sketch's flats are exact colours: the palette keeps the largest of each near group
     found = cluster(np.concatenate(pixels), np.concatenate(weights), count=count, merge_de=merge_de,
-                    min_share=min_share, name=tags or ", ".join(p.stem for p in images))
+                    min_share=min_share, name=tags or ", ".join(p.stem for p in images), exact=tags is not None)
     if not found.swatches:
         raise click.ClickException(f"{', '.join(map(str, images))}: no colours to make a palette of (only white "
                                    f"paper{'' if keep_paper else '; --keep-paper keeps it'}).")

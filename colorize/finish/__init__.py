@@ -23,7 +23,7 @@ from colorize.finish.regions import as_grey, default_gap, default_min_area, find
 from colorize.palette import DEFAULT_MAX_DE, Palette, Snapped, snap
 
 __all__ = ["DEFAULT_FINISH", "FINISHES", "FinishOptions", "Finished", "finish", "finish_layers", "flat_problem",
-           "lay_lines", "snap_regions", "snap_summary", "upscale"]
+           "lay_lines", "painted_colours", "snap_regions", "snap_summary", "upscale"]
 
 FINISHES = ("flat", "soft")
 DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, docs/colouring.md, "Flats"
@@ -88,6 +88,16 @@ def snap_summary(finished: "Finished") -> str | None:
         names[label] = names.get(label, 0) + 1
     listed = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in names.items())
     return f"{len(took)} of {painted} regions took palette colours{': ' + listed if listed else ''}"
+
+
+def painted_colours(finished: "Finished") -> tuple[np.ndarray, np.ndarray]:
+    """The flat colours of a picture's painted regions (not the paper) with their areas in pixels:
+    uint8 [K, 3] and int [K], one row per region; for the palette of a colouring."""
+    assert finished.labels is not None and finished.colours is not None, "the palette of a colouring needs its regions"
+    area = np.bincount(finished.labels.ravel(), minlength=len(finished.colours))
+    painted = ~finished.paper
+    painted[0] = False
+    return finished.colours[painted], area[painted]
 
 
 MIN_PAPER = 0.15  # flat needs at least this share of paper (not ink) to fill

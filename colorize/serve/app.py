@@ -11,6 +11,11 @@ Routes:
   from one forward pass, and a ``note`` when flat fell back to soft.
 * ``POST /api/layers?tags=...&format=ora``: the body as above -> the layered file (``ora`` or
   ``psd``: soft colour, flats, lines on multiply), as a download.
+* ``POST /api/palette?name=character.gpl``: a palette file as the body (``.gpl``, ``.hex``,
+  ``.txt``; :mod:`colorize.palette` reads it) -> JSON: its colours and names, and the same
+  palette as a hex list, which the colouring routes take as ``palette=...``: with it, flat
+  regions snap to the palette (``palette_max_de``). ``/api/finishes`` also returns the
+  palette of the flat colouring, as a ``.gpl`` text.
 * ``POST /api/swap?tags=...&group=*+heart``: the body as above -> JSON, one PNG (base64) per
   value of the group, coloured in one batch, at most ``swap_pixels`` each (a larger
   sketch is scaled down for the swap: the row is a preview).
@@ -63,11 +68,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from colorize.data.images import ImageError, fit_square
-from colorize.finish import DEFAULT_FINISH, FINISHES, Finished, finish_layers, lay_lines
-from colorize.finish.writers import LAYERED, WRITERS
 from colorize.data.tags import parse_tags
+from colorize.finish import DEFAULT_FINISH, FINISHES, Finished, finish_layers, lay_lines, painted_colours
+from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
 from colorize.infer.swap import SwapGroup, swap_groups
+from colorize.palette import (DEFAULT_MAX_DE, FORMATS, MAX_BYTES, Palette, PaletteError, cluster, palette_note,
+                              parse_palette)
 from colorize.serve.connections import guarded
 from colorize.serve.limits import (
     CONNECTIONS, CONNECTIONS_PER_CLIENT, HEAD_TIMEOUT, JOBS, MAX_PIXELS, MAX_UPLOAD_BYTES, QUEUE, SWAP_PIXELS,
@@ -79,6 +86,7 @@ __all__ = ["MAX_PIXELS", "MAX_UPLOAD_BYTES", "LOOPBACK_NAMES", "bind", "create_a
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TAG_CHARS = 1000
 MAX_TAGS = 32
+MAX_PALETTE_CHARS = 1 << 14  # a palette sent with a colouring: 256 named colours fit easily
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 T = TypeVar("T")
 
@@ -193,6 +201,33 @@ def read_tags(request: Request) -> list[str]:
     return tags
 
 
+def read_palette_param(request: Request) -> tuple[Palette | None, float]:
+    """The ``palette`` query parameter (a hex list, as ``/api/palette`` returns it) and
+    ``palette_max_de``; (None, default) without one."""
+    text = request.query_params.get("palette", "")
+    try:
+        max_de = float(request.query_params.get("palette_max_de", DEFAULT_MAX_DE))
+    except ValueError:
+        raise HTTPException(400, "palette_max_de must be a number (CIEDE2000, e.g. 10).") from None
+    if not 0 <= max_de <= 100:
+        raise HTTPException(400, f"palette_max_de {max_de} is outside 0-100.")
+    if not text.strip():
+        return None, max_de
+    if len(text) > MAX_PALETTE_CHARS:
+        raise HTTPException(400, f"The palette is {len(text)} characters long; at most {MAX_PALETTE_CHARS} are "
+                                 f"accepted.")
+    try:
+        return parse_palette(text, ".hex", "palette"), max_de
+    except PaletteError as e:
+        raise HTTPException(400, f"{e}.") from None
+
+
+def palette_gpl(finished: Finished, name: str) -> str:
+    """The palette of a flat colouring (its regions' colours, weighted by area) as GIMP palette text."""
+    colours, area = painted_colours(finished)
+    return FORMATS[".gpl"].write(cluster(colours, area.astype(np.float64), name=name, exact=True))
+
+
 def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
                swap_pixels: int = SWAP_PIXELS, jobs: int = JOBS, queue: int = QUEUE,
                upload_timeout: float = UPLOAD_TIMEOUT,
@@ -221,23 +256,26 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     else "Upload a PNG, JPEG or WebP sketch.")
             raise HTTPException(400, f"This upload cannot be coloured: {e}. {hint}") from None
 
-    def colour(rgb: np.ndarray, tag_sets: list[list[str]], finish: str = DEFAULT_FINISH
-               ) -> tuple[list[bytes], list[str]]:
+    def colour(rgb: np.ndarray, tag_sets: list[list[str]], finish: str = DEFAULT_FINISH,
+               palette: tuple[Palette | None, float] = (None, DEFAULT_MAX_DE)) -> tuple[list[bytes], list[str]]:
         """What ``colorize_batch`` gives, as PNGs; only the forward pass holds the model's lock."""
         square, box = fit_square(rgb, colorizer.size)
         with model_lock:
             unknown = colorizer.unknown_tags([t for tags in tag_sets for t in tags])
             squares = colorizer.colour_squares([square] * len(tag_sets), tag_sets, compose=False)
         # one picture at full size at a time: a swap's row is never all in memory unencoded
-        return [encode_png(colorizer.finish(s, rgb, box, how=finish)) for s in squares], unknown
+        return [encode_png(colorizer.finish(s, rgb, box, how=finish, palette=palette[0], max_de=palette[1]))
+                for s in squares], unknown
 
-    def all_layers(rgb: np.ndarray, tags: list[str]) -> tuple[Finished, list[str]]:
+    def all_layers(rgb: np.ndarray, tags: list[str], palette: tuple[Palette | None, float] = (None, DEFAULT_MAX_DE)
+                   ) -> tuple[Finished, list[str]]:
         """One forward pass, both finishes' layers (finishing runs outside the model's lock)."""
         square, box = fit_square(rgb, colorizer.size)
         with model_lock:
             unknown = colorizer.unknown_tags(tags)
             colour = colorizer.colour_squares([square], [tags], compose=False)[0]
-        return finish_layers(colour, rgb, box, how="flat", regions=True), unknown
+        return finish_layers(colour, rgb, box, how="flat", regions=True, palette=palette[0],
+                             max_de=palette[1]), unknown
 
     async def job(request: Request, work: Callable[[np.ndarray], T], alone: bool = False) -> T:
         """``work(the upload, decoded)`` in a worker thread, within the gate's limits: the upload
@@ -283,10 +321,11 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     async def colorize_one(request: Request) -> Response:
         tags = read_tags(request)
         finish = read_choice(request, "finish", FINISHES, DEFAULT_FINISH)
+        palette = read_palette_param(request)
 
         def one(rgb: np.ndarray) -> tuple[bytes, list[str], float]:
             started = time.perf_counter()
-            (png,), unknown = colour(rgb, [tags], finish)
+            (png,), unknown = colour(rgb, [tags], finish, palette)
             return png, unknown, time.perf_counter() - started
 
         png, unknown, seconds = await job(request, one)
@@ -298,29 +337,52 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     async def finishes(request: Request) -> Response:
         tags = read_tags(request)
+        palette = read_palette_param(request)
 
-        def both(rgb: np.ndarray) -> tuple[bytes, bytes, str | None, list[str], float]:
+        def both(rgb: np.ndarray) -> tuple[bytes, bytes, str | None, list[str], str, float]:
             started = time.perf_counter()
-            done, unknown = all_layers(rgb, tags)
+            done, unknown = all_layers(rgb, tags, palette)
             flat, soft = encode_png(done.result), encode_png(lay_lines(done.soft, done.sketch))
-            return flat, soft, done.note, unknown, time.perf_counter() - started
+            gpl = palette_gpl(done, ", ".join(tags) or "no tags")
+            return flat, soft, done.note, unknown, gpl, time.perf_counter() - started
 
-        flat, soft, note, unknown, seconds = await job(request, both)
+        flat, soft, note, unknown, gpl, seconds = await job(request, both)
         return JSONResponse({
             "tags": tags,
             "unknown_tags": unknown,
             "flat": base64.b64encode(flat).decode("ascii"),
             "soft": base64.b64encode(soft).decode("ascii"),
             "note": note,
+            "palette": gpl,
             "ms": round(1000 * seconds, 1),
+        })
+
+    async def palette_file(request: Request) -> Response:
+        name = request.query_params.get("name", "palette.gpl")[:200]
+        body = await read_upload(request, MAX_BYTES, upload_timeout)  # small and parsed at once: no job slot
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(400, f"{name}: not a text file (UTF-8): a palette is .gpl or a list of hex "
+                                     f"colours.") from None
+        try:
+            palette = parse_palette(text, Path(name).suffix, name)
+        except PaletteError as e:
+            raise HTTPException(400, f"{e}.") from None
+        return JSONResponse({
+            "name": palette.name or Path(name).stem,
+            "colours": [{"hex": s.hex, "name": s.name} for s in palette.swatches],
+            "hex": FORMATS[".hex"].write(palette),
+            "note": palette_note(palette, name),
         })
 
     async def layers(request: Request) -> Response:
         tags = read_tags(request)
         kind = read_choice(request, "format", LAYERED, "ora")
+        palette = read_palette_param(request)
 
         def encode(rgb: np.ndarray) -> bytes:
-            done, _ = all_layers(rgb, tags)
+            done, _ = all_layers(rgb, tags, palette)
             return WRITERS[kind].encode(done)
 
         data = await job(request, encode, alone=kind == "psd")  # psd-tools: ~150 bytes a pixel
@@ -335,7 +397,8 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             raise HTTPException(400, f"Unknown swap group {pattern!r}; GET /api/info lists this model's groups.")
         group = groups[pattern]
         tag_sets = group.apply(tags)
-        pngs, unknown = await job(request, lambda rgb: colour(preview(rgb, swap_pixels), tag_sets))
+        palette = read_palette_param(request)
+        pngs, unknown = await job(request, lambda rgb: colour(preview(rgb, swap_pixels), tag_sets, palette=palette))
         return JSONResponse({
             "group": group.name,
             "unknown_tags": unknown,
@@ -360,6 +423,7 @@ def create_app(colorizer: Colorizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         Route("/api/finishes", finishes, methods=["POST"]),
         Route("/api/layers", layers, methods=["POST"]),
         Route("/api/swap", swap, methods=["POST"]),
+        Route("/api/palette", palette_file, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware,

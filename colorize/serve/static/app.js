@@ -4,6 +4,8 @@
 // judges a bad upload) or, once drawn on, the canvas as a PNG. Every change re-colours
 // after a short pause: with tags (flat and soft, from one forward pass), without tags,
 // and the tag-swap row. The layered files are made on request, from the same sketch and tags.
+// A palette file is read by the server and sent back as a hex list, which every colouring
+// then carries, so the flat regions near its colours take them.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -14,6 +16,7 @@ let uploaded = null;      // the uploaded File, while the canvas shows it unchan
 let drawn = false;        // strokes on the canvas since the last upload
 let groupChosen = false;  // the user picked a swap group: stop following the tags
 let generation = 0, timer = null;
+let palette = "";         // the chosen palette as a hex list (as /api/palette returns it), sent with each colouring
 const urls = new Map();   // element id -> object URL, revoked when replaced
 
 function clearCanvas(width = 512, height = 512) {
@@ -121,6 +124,49 @@ function refreshOptions() {
 }
 tagsInput.addEventListener("input", () => { refreshOptions(); followTags(); schedule(); });
 
+// -- palette: read by the server (/api/palette), shown as swatches, sent with every colouring ---
+
+const paletteHint = $("palette-hint");  // shown while there is no palette
+function showPalette(colours, note = "") {
+  const drop = $("palette-drop");
+  $("palette-note").textContent = note ? `Note: ${note}.` : "";
+  if (!colours.length) { drop.replaceChildren(paletteHint); return; }
+  drop.replaceChildren(...colours.map((colour) => {
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.backgroundColor = colour.hex;
+    swatch.title = colour.name ? `${colour.name} ${colour.hex}` : colour.hex;
+    swatch.dataset.hex = colour.hex;
+    return swatch;
+  }));
+}
+async function usePalette(file) {
+  if (!file) return;
+  try {
+    const response = await post("/api/palette", { name: file.name }, file);
+    const read = await response.json();
+    palette = read.hex;
+    showPalette(read.colours, read.note);
+    $("palette-clear").disabled = false;
+    showError("");
+    schedule(0);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("palette-file").value = "";
+  }
+}
+$("palette-file").addEventListener("change", () => usePalette($("palette-file").files[0]));
+$("palette-drop").addEventListener("dragover", (event) => { event.preventDefault(); $("palette-drop").classList.add("dragover"); });
+$("palette-drop").addEventListener("dragleave", () => $("palette-drop").classList.remove("dragover"));
+$("palette-drop").addEventListener("drop", (event) => {
+  event.preventDefault(); $("palette-drop").classList.remove("dragover");
+  usePalette(event.dataTransfer.files[0]);
+});
+$("palette-clear").addEventListener("click", () => {
+  palette = ""; showPalette([]); $("palette-clear").disabled = true; schedule(0);
+});
+
 // -- swap groups -------------------------------------------------------------------------------
 
 function fillGroups() {
@@ -165,8 +211,8 @@ async function update() {
   document.body.dataset.state = "busy";
   $("status").textContent = "colouring…";
   try {
-    const jobs = [post("/api/finishes", { tags }, blob), post("/api/colorize", { tags: "" }, blob)];
-    if (groupSelect.value) jobs.push(post("/api/swap", { tags, group: groupSelect.value }, blob));
+    const jobs = [post("/api/finishes", { tags, palette }, blob), post("/api/colorize", { tags: "", palette }, blob)];
+    if (groupSelect.value) jobs.push(post("/api/swap", { tags, group: groupSelect.value, palette }, blob));
     const [withTags, withoutTags, swap] = await Promise.all(jobs);
     const both = await withTags.json(), plain = await withoutTags.blob();
     const swapped = swap ? await swap.json() : null;
@@ -181,6 +227,8 @@ async function update() {
     $("download").href = url;
     $("download").setAttribute("aria-disabled", "false");
     for (const button of document.querySelectorAll("button.layers")) button.disabled = false;
+    $("download-palette").href = setImage("download-palette", new Blob([both.palette], { type: "text/plain" }));
+    $("download-palette").setAttribute("aria-disabled", "false");
     const unknown = both.unknown_tags.join(", ");
     $("unknown").textContent = unknown ? `Not in the model's vocabulary (embedded on the fly): ${unknown}` : "";
     if (swapped) renderSwap(swapped);
@@ -204,7 +252,7 @@ async function downloadLayers(event) {
   button.disabled = true;
   $("status").textContent = `making the .${format}…`;
   try {
-    const response = await post("/api/layers", { tags: currentTags().join(", "), format }, blob);
+    const response = await post("/api/layers", { tags: currentTags().join(", "), format, palette }, blob);
     const link = document.createElement("a");
     link.href = setImage(`layers-${format}`, await response.blob());
     link.download = `colorized.${format}`;
