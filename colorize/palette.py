@@ -308,6 +308,7 @@ def page_pixels(page: np.ndarray, keep_paper: bool = False, keep_lines: bool = F
     * the lines: near-black strokes thinner than a 32nd of the page (16 px at 512 px; OpenMoji's are 14).
     White inside the drawing (a shirt) and wide black areas (black hair) stay.
     """
+    page = np.ascontiguousarray(page)
     h, w = page.shape[:2]
     drop = np.zeros((h, w), bool)
     if not keep_paper or not keep_lines:

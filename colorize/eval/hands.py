@@ -36,7 +36,7 @@ from colorize.colour import lab
 from colorize.data.tags import SKIN_TONES, named_colours
 from colorize.eval.metrics import member_hits, variant_groups
 
-__all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "colour_families", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_tones",
+__all__ = ["FIGURES", "TONES", "TONE_STEP", "codepoints", "colour_families", "five_tone_groups", "hand_figures", "named_colour_groups", "skin_mask", "skin_tones",
            "tone_of", "tone_order", "two_tone_members"]
 
 TONES = sorted(SKIN_TONES)  # the modifiers U+1F3FB..U+1F3FF, light .. dark
@@ -100,13 +100,19 @@ def tone_order(groups: Sequence[Sequence[str]], outputs: dict[str, np.ndarray],
     """
     ordered = []
     for group in groups:
-        lightness = np.stack([lab(colours[i])[..., 0] for i in group[:5]])
-        skin = (np.diff(lightness, axis=0) < -TONE_STEP).all(axis=0)
+        skin = skin_mask(group, colours)
         if not skin.any():
             continue
         steps = [float(lab(outputs[i])[..., 0][skin].mean()) for i in group[:5]]
         ordered.append(all(a > b for a, b in zip(steps, steps[1:])))
     return ordered
+
+
+def skin_mask(group: Sequence[str], colours: dict[str, np.ndarray]) -> np.ndarray:
+    """The skin of a :func:`five_tone_groups` group: the pixels where its five toned colour images
+    get darker, by more than :data:`TONE_STEP` in CIELAB L*, with every step (bool [H, W])."""
+    lightness = np.stack([lab(colours[i])[..., 0] for i in group[:5]])
+    return (np.diff(lightness, axis=0) < -TONE_STEP).all(axis=0)
 
 
 def named_colour_groups(groups: Sequence[Sequence[str]], tags: dict[str, Sequence[str]]) -> list[Sequence[str]]:
