@@ -89,6 +89,11 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     looked at again, up to ``passes`` times (paper, skin and hair joined by gaps are three
     pieces). Regions of one colour, however smeared, are left whole.
 
+    A region the lines close (one that does not reach the picture's edge) is meant to be
+    one colour: it is cut only where the model clearly painted two colours over large,
+    compact areas (:func:`_compact_halves`), never along mottling at the model's pixel size,
+    which on drawings in other hands cut faces and hair into camouflage patches.
+
     ``soft`` is the model's colour at the sketch's size (RGB uint8). The groups are found
     from paper at least ``margin`` pixels from the lines, where the scaled-up colour is not
     blurred with the colour across the line (``margin``: about one of the model's pixels at
@@ -118,8 +123,17 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     region_of = np.arange(n)
     look = np.ones(n, bool)
     min_samples = 4 * min_area / stride ** 2
+    # the samples on the picture's edge: a cluster with one is open to the paper around the drawing
+    rows, cols = np.divmod(samples, small.shape[1])
+    on_edge = (rows == 0) | (rows == small.shape[0] - 1) | (cols == 0) | (cols == small.shape[1] - 1)
+    painted = np.zeros(n, bool)  # regions already cut in two painted areas: never again
     for _ in range(passes):
         cut, second = _two_means_all(cluster, colours, look, delta, min_samples)
+        if cut.any():
+            to_paper, compact = _may_cut(cut, second, cluster, samples, on_edge, small.shape, pixel, delta, colours)
+            compact &= ~painted[region_of]
+            painted[region_of[cut & compact & ~to_paper]] = True
+            cut &= to_paper | compact
         if not cut.any():
             break
         # each cut cluster's second colour becomes a cluster of its own
@@ -158,6 +172,64 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     present[np.unique(grid)] = True
     present[0] = False
     return np.take(np.cumsum(present).astype(np.int32), markers)
+
+
+CLOSED_SHARE = 0.2       # two colours in one region: the smaller covers at least this share of it
+CLOSED_COMPACT = 0.75    # ... in one piece holding this share of that colour's samples
+CLOSED_DELTA = 1.5       # ... and the two colours are this many times SPLIT_DELTA apart
+
+
+def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: np.ndarray, on_edge: np.ndarray,
+             shape: tuple[int, int], pixel: float, delta: float, colours: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Of the clusters 2-means would cut, the two kinds it may cut (bool per cluster each):
+
+    * ``to_paper``: a cluster open to the paper (with samples on the picture's edge) when one
+      of its two colours is the paper's (white, as :func:`region_colours` judges a border
+      region) and the other is not: the drawing and the paper around it, which a gap or the
+      edge joined;
+    * ``compact``: a cluster painted in two colours over large, compact areas: the smaller
+      colour covers at least :data:`CLOSED_SHARE` of it, most of that (:data:`CLOSED_COMPACT`)
+      in one connected piece of at least 3x3 model pixels, it reaches the cluster's edge
+      (shading in the middle of a region is not a second area), neither colour is paper
+      white (a patch the model left unpainted is no colour of the region), and the two are
+      :data:`CLOSED_DELTA` times ``delta`` apart. The caller cuts a region this way once.
+
+    Mottling at the model's pixel size (camouflage patches) is many small pieces of two
+    colours, neither of them paper: it is never cut.
+    """
+    from skimage.measure import label as pieces_of
+
+    m = cut.size
+    chosen = cut[cluster]
+    key = cluster * 2 + second  # cluster and side, per sample
+    sizes = np.bincount(key[chosen], minlength=2 * m).reshape(m, 2)
+    means = np.stack([np.bincount(key[chosen], colours[chosen, c], minlength=2 * m) for c in range(3)], 1)
+    means = (means / np.maximum(sizes.reshape(-1), 1)[:, None]).reshape(m, 2, 3)
+    paper = np.linalg.norm(means - np.array([100.0, 0.0, 0.0]), axis=-1) <= BACKGROUND_DELTA
+    open_ = np.bincount(cluster[on_edge], minlength=m) > 0
+    minor = sizes.argmin(axis=1)
+    grid = np.zeros(shape[0] * shape[1], np.int64)
+    grid[samples[chosen]] = key[chosen] + 1
+    pieces = pieces_of(grid.reshape(shape), background=0, connectivity=1).ravel()
+    piece_size = np.bincount(pieces)
+    biggest = np.zeros(2 * m)
+    np.maximum.at(biggest, grid[grid > 0] - 1, piece_size[pieces[grid > 0]])
+    biggest = biggest.reshape(m, 2)[np.arange(m), minor]
+    small_side = sizes[np.arange(m), minor]
+    # a colour that reaches the region's edge (a line, or another region): a blob of shading
+    # in the middle of a region (the model's darker centre of a head of hair) is not a second area
+    owner = np.full(shape[0] * shape[1], -1, np.int64)
+    owner[samples] = cluster
+    owner = np.pad(owner.reshape(shape), 1)
+    centre = owner[1:-1, 1:-1]
+    rim = ((owner[:-2, 1:-1] != centre) | (owner[2:, 1:-1] != centre) | (owner[1:-1, :-2] != centre)
+           | (owner[1:-1, 2:] != centre)).ravel()[samples]
+    reaches = (np.bincount(key[chosen & rim], minlength=2 * m) > 0).reshape(m, 2)[np.arange(m), minor]
+    apart = np.linalg.norm(means[:, 0] - means[:, 1], axis=1) > CLOSED_DELTA * delta
+    compact = (apart & reaches & ~paper.any(axis=1) & (small_side >= CLOSED_SHARE * sizes.sum(axis=1))
+               & (biggest >= CLOSED_COMPACT * small_side) & (biggest >= max(4.0, (3 * pixel) ** 2)))
+    return cut & open_ & (paper[:, 0] != paper[:, 1]), cut & compact
 
 
 def _two_means_all(cluster: np.ndarray, colours: np.ndarray, look: np.ndarray, delta: float,
