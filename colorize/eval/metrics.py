@@ -106,7 +106,7 @@ def variant_hits(outputs: Sequence[np.ndarray], colours: Sequence[np.ndarray]) -
     hits = []
     for m, output in enumerate(outputs):
         predicted = lab(output)[mask]
-        distances = [float(deltaE_ciede2000(predicted, t, channel_axis=-1).mean()) for t in targets]
+        distances = [float(delta_e(predicted, t).mean()) for t in targets]
         hits.append(int(np.argmin(distances)) == m)
     return hits
 
