@@ -8,7 +8,10 @@
    (find_regions), cut where the colour image changes colour inside one; a pixel bleeds
    when its colour is nearer (CIE76) to the colour the output gave a region across a line
    than to the colour it gave the pixel's own region (see :func:`bleed`). The same on val
-   sketches redrawn by ``data import``'s extractors (--redraw).
+   sketches redrawn by ``data import``'s extractors (--redraw; ``traced`` is another hand's
+   double lines). **Colours per closed region**: the distinct output colours on the paper of
+   each region the sketch's lines close (not touching the picture's edge, at least 2 px from
+   its lines, 50 pixels or more), averaged over regions: 1.00 is flat.
 2. Speed. Finishing on one core (OpenCV's threads set to 1), the val drawing with the
    most regions scaled to 512, 1024 and 4096 px, coloured by the model: median of
    --repeat runs of soft and of flat. The region step is their difference (ink mask,
@@ -86,6 +89,22 @@ def bleed(output: np.ndarray, sketch: np.ndarray, colour: np.ndarray) -> tuple[i
     return int((bleeding & counted).sum()), int(counted.sum())
 
 
+def colours_per_closed_region(output: np.ndarray, sketch: np.ndarray) -> list[int]:
+    """Distinct colours of ``output`` in each region the lines of ``sketch`` close, on its
+    paper at least 2 px from the lines (the lines' anti-aliasing is not a colour); regions
+    under 50 such pixels, and those touching the picture's edge, are left out."""
+    labels, ink = find_regions(sketch), line_mask(sketch)
+    paper = cv2.erode((~ink).view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    keep = paper & ~np.isin(labels, edge)
+    ids = labels[keep].astype(np.int64)
+    packed = output[keep].astype(np.int64) @ np.array([65536, 256, 1])
+    pairs = np.unique(ids * (1 << 24) + packed)
+    per_region = np.bincount(pairs >> 24)
+    sizes = np.bincount(ids, minlength=per_region.size)
+    return [int(c) for c, n in zip(per_region, sizes) if n >= 50]
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
@@ -99,7 +118,7 @@ def quality(colorizer: Colorizer, data: str, redraw: list[str], limit: int | Non
         conditions[f"{extractor} lines"] = redraw_sketches(data, rows, size, extractor)
     tag_sets = [r["tags"] for r in rows]
     print(f"model {colorizer.source} (step {colorizer.step}), {len(rows)} val samples at {size} px")
-    print(f"{'lines':16s} {'finish':6s} {'ΔE2000':>7s} {'var.acc':>7s} {'bleed':>7s}")
+    print(f"{'lines':16s} {'finish':6s} {'ΔE2000':>7s} {'var.acc':>7s} {'bleed':>7s} {'colours/closed region':>22s}")
     for name, lines in conditions.items():
         for how in ("soft", "flat"):
             outputs = {}
@@ -112,7 +131,9 @@ def quality(colorizer: Colorizer, data: str, redraw: list[str], limit: int | Non
             share = sum(b for b, _ in bled) / max(1, sum(n for _, n in bled))
             accuracy = result["variant"]["accuracy"]
             accuracy = "   n/a" if accuracy is None else f"{accuracy:7.3f}"
-            print(f"{name:16s} {how:6s} {result['delta_e']:7.2f} {accuracy} {share:7.2%}", flush=True)
+            counts = [c for r in rows for c in colours_per_closed_region(outputs[r["id"]], lines[r["id"]])]
+            spread = f"{np.mean(counts):6.2f} (max {max(counts)})" if counts else "n/a"
+            print(f"{name:16s} {how:6s} {result['delta_e']:7.2f} {accuracy} {share:7.2%} {spread:>22s}", flush=True)
 
 
 def speed(colorizer: Colorizer, data: str, repeat: int) -> None:
@@ -145,11 +166,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N val samples only")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="quality only")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
     if not args.speed_only:
         quality(colorizer, args.data, args.redraw, args.limit)
-    speed(colorizer, args.data, args.repeat)
+    if not args.no_speed:
+        speed(colorizer, args.data, args.repeat)
 
 
 if __name__ == "__main__":

@@ -123,8 +123,7 @@ def find_seeds(rgb: np.ndarray, gap: int | None = None, min_area: int | None = N
         if n == 1:
             return np.zeros_like(mask)
         if smallest > 1:
-            area = np.bincount(pieces.ravel()[np.flatnonzero(pieces)], minlength=n)
-            kept = area >= smallest
+            kept = np.bincount(pieces.ravel(), minlength=n) >= smallest  # the areas
             kept[0] = False
             lookup = np.zeros(n, np.int32)
             lookup[kept] = np.arange(count + 1, count + 1 + int(kept.sum()), dtype=np.int32)
