@@ -262,12 +262,15 @@ def _two_means_all(cluster: np.ndarray, colours: np.ndarray, look: np.ndarray, d
     centres = np.zeros((m, 2, 3))
     centres[:, 0] = mean
     centres[ks, 1] = x[far]
-    side = np.zeros(key.size, bool)
+    side = previous = None
     for _ in range(rounds):
         # nearer the second centre: 2 x . (c1 - c0) > |c1|^2 - |c0|^2 (np.take: row gathers are slow)
         towards = np.take(centres[:, 1] - centres[:, 0], key, axis=0)
         bias = np.take((centres[:, 1] ** 2).sum(1) - (centres[:, 0] ** 2).sum(1), key)
         side = 2 * np.einsum("ij,ij->i", x, towards) > bias
+        if previous is not None and np.array_equal(side, previous):
+            break  # settled: the same sides give the same centres, round after round
+        previous = side
         both = key * 2 + side
         sizes = np.bincount(both, minlength=2 * m).reshape(m, 2)
         sums = np.stack([np.bincount(both, x[:, c], minlength=2 * m) for c in range(3)], 1).reshape(m, 2, 3)
