@@ -89,10 +89,11 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     looked at again, up to ``passes`` times (paper, skin and hair joined by gaps are three
     pieces). Regions of one colour, however smeared, are left whole.
 
-    A region the lines close (one that does not reach the picture's edge) is meant to be
-    one colour: it is cut only where the model clearly painted two colours over large,
-    compact areas (:func:`_compact_halves`), never along mottling at the model's pixel size,
-    which on drawings in other hands cut faces and hair into camouflage patches.
+    A region the lines close is meant to be one colour: it is cut only once, where the
+    model painted two large areas that reach the region's lines (:func:`_may_cut`), never
+    along mottling at the model's pixel size, which on drawings in other hands cut faces and
+    hair into camouflage patches. Regions open to the paper around the drawing are cut
+    between paper and drawing as often as ``passes`` allows.
 
     ``soft`` is the model's colour at the sketch's size (RGB uint8). The groups are found
     from paper at least ``margin`` pixels from the lines, where the scaled-up colour is not
@@ -130,7 +131,8 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     for _ in range(passes):
         cut, second = _two_means_all(cluster, colours, look, delta, min_samples)
         if cut.any():
-            to_paper, compact = _may_cut(cut, second, cluster, samples, on_edge, small.shape, pixel, delta, colours)
+            to_paper, compact = _may_cut(cut, second, cluster, region_of[cluster], samples, on_edge, small.shape,
+                                         pixel, delta, colours)
             compact &= ~painted[region_of]
             painted[region_of[cut & compact & ~to_paper]] = True
             cut &= to_paper | compact
@@ -174,29 +176,31 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     return np.take(np.cumsum(present).astype(np.int32), markers)
 
 
-CLOSED_SHARE = 0.2       # two colours in one region: the smaller covers at least this share of it
-CLOSED_COMPACT = 0.75    # ... in one piece holding this share of that colour's samples
-CLOSED_DELTA = 1.5       # ... and the two colours are this many times SPLIT_DELTA apart
+CLOSED_SHARE = 0.2       # two painted areas in one region: the smaller covers at least this share of it
+CLOSED_LARGE = 0.75      # ... with this share of its samples in pieces at least CLOSED_PIXELS model pixels square
+CLOSED_PIXELS = 3
 
 
-def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: np.ndarray, on_edge: np.ndarray,
-             shape: tuple[int, int], pixel: float, delta: float, colours: np.ndarray
+def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, region: np.ndarray, samples: np.ndarray,
+             on_edge: np.ndarray, shape: tuple[int, int], pixel: float, delta: float, colours: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Of the clusters 2-means would cut, the two kinds it may cut (bool per cluster each):
+    """Of the clusters 2-means would cut, the two kinds it may cut (bool per cluster each).
+    ``region``: each sample's region; ``on_edge``: whether a sample lies on the picture's edge.
 
     * ``to_paper``: a cluster open to the paper (with samples on the picture's edge) when one
       of its two colours is the paper's (white, as :func:`region_colours` judges a border
       region) and the other is not: the drawing and the paper around it, which a gap or the
       edge joined;
-    * ``compact``: a cluster painted in two colours over large, compact areas: the smaller
-      colour covers at least :data:`CLOSED_SHARE` of it, most of that (:data:`CLOSED_COMPACT`)
-      in one connected piece of at least 3x3 model pixels, it reaches the cluster's edge
-      (shading in the middle of a region is not a second area), neither colour is paper
-      white (a patch the model left unpainted is no colour of the region), and the two are
-      :data:`CLOSED_DELTA` times ``delta`` apart. The caller cuts a region this way once.
+    * ``compact``: a cluster painted in two large areas: the smaller colour covers at least
+      :data:`CLOSED_SHARE` of it, at least :data:`CLOSED_LARGE` of that lies in connected
+      pieces of at least :data:`CLOSED_PIXELS` x :data:`CLOSED_PIXELS` model pixels, and it
+      reaches the region's edge (shading in the middle of a region is not a second area).
+      The caller cuts a region this way once.
 
-    Mottling at the model's pixel size (camouflage patches) is many small pieces of two
-    colours, neither of them paper: it is never cut.
+    Mottling at the model's pixel size (camouflage patches) is many small pieces, and a
+    darker centre touches no line: neither is cut. Measured: a 1024-px Noto face's closed
+    regions went from 2.2 colours each (up to 7) to 1.1 (up to 2), at a cost of two of the
+    214 OpenMoji val variant samples (0.995 to 0.986 with flats).
     """
     from skimage.measure import label as pieces_of
 
@@ -213,22 +217,22 @@ def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: 
     grid[samples[chosen]] = key[chosen] + 1
     pieces = pieces_of(grid.reshape(shape), background=0, connectivity=1).ravel()
     piece_size = np.bincount(pieces)
-    biggest = np.zeros(2 * m)
-    np.maximum.at(biggest, grid[grid > 0] - 1, piece_size[pieces[grid > 0]])
-    biggest = biggest.reshape(m, 2)[np.arange(m), minor]
+    # the samples of each colour that lie in large pieces
+    smallest_piece = max(4.0, (CLOSED_PIXELS * pixel) ** 2)
+    in_large = grid > 0
+    in_large &= piece_size[pieces] >= smallest_piece
+    large = np.bincount(grid[in_large] - 1, minlength=2 * m).reshape(m, 2)[np.arange(m), minor]
     small_side = sizes[np.arange(m), minor]
     # a colour that reaches the region's edge (a line, or another region): a blob of shading
     # in the middle of a region (the model's darker centre of a head of hair) is not a second area
     owner = np.full(shape[0] * shape[1], -1, np.int64)
-    owner[samples] = cluster
+    owner[samples] = region
     owner = np.pad(owner.reshape(shape), 1)
     centre = owner[1:-1, 1:-1]
     rim = ((owner[:-2, 1:-1] != centre) | (owner[2:, 1:-1] != centre) | (owner[1:-1, :-2] != centre)
            | (owner[1:-1, 2:] != centre)).ravel()[samples]
     reaches = (np.bincount(key[chosen & rim], minlength=2 * m) > 0).reshape(m, 2)[np.arange(m), minor]
-    apart = np.linalg.norm(means[:, 0] - means[:, 1], axis=1) > CLOSED_DELTA * delta
-    compact = (apart & reaches & ~paper.any(axis=1) & (small_side >= CLOSED_SHARE * sizes.sum(axis=1))
-               & (biggest >= CLOSED_COMPACT * small_side) & (biggest >= max(4.0, (3 * pixel) ** 2)))
+    compact = reaches & (small_side >= CLOSED_SHARE * sizes.sum(axis=1)) & (large >= CLOSED_LARGE * small_side)
     return cut & open_ & (paper[:, 0] != paper[:, 1]), cut & compact
 
 
