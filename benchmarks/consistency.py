@@ -33,6 +33,7 @@ from colorize.eval.evaluate import load_split, score
 from colorize.eval.hands import five_tone_groups, skin_mask
 from colorize.eval.metrics import variant_groups
 from colorize.infer.colorizer import Colorizer
+from colorize.infer import consistent
 from colorize.infer.folder import colour_files
 
 TONE_TAGS = [SKIN_TONES[c] for c in sorted(SKIN_TONES)]  # light .. dark
@@ -75,9 +76,16 @@ def main() -> None:
     parser.add_argument("--data", action="append", help="dataset folder (repeat); default data/openmoji")
     parser.add_argument("--split", default="val")
     parser.add_argument("--groups", type=int, default=None, help="the first N five-tone groups only")
+    parser.add_argument("--limit", type=int, default=None, help="variant accuracy on the first N rows only")
+    parser.add_argument("--merge-de", type=float, default=None, help="the consistent palette's merge distance "
+                        "(default: colorize.infer.consistent.CONSISTENT_MERGE_DE)")
+    parser.add_argument("--spread-only", action="store_true", help="skip variant accuracy")
     args = parser.parse_args()
+    if args.merge_de is not None:
+        consistent.CONSISTENT_MERGE_DE = args.merge_de
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
-    print(f"model {colorizer.source} (step {colorizer.step})")
+    print(f"model {colorizer.source} (step {colorizer.step}), consistent palettes merged at "
+          f"{consistent.CONSISTENT_MERGE_DE} ΔE")
     print("| hand | five-tone groups | spread, plain | spread, --consistent | variant acc., plain | "
           "variant acc., --consistent | seconds |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -87,10 +95,12 @@ def main() -> None:
         groups = five_tone_groups(variant_groups(rows, colours))[:args.groups]
         plain = spread(colorizer, groups, sketches, colours, consistent=False)
         kept = spread(colorizer, groups, sketches, colours, consistent=True)
+        rows = rows[:args.limit]
         tags = {r["id"]: r["tags"] for r in rows}
-        accuracy = [score(rows, colour_pages(colorizer, sketches, tags, c), colours)["variant"]["accuracy"]
-                    for c in (False, True)]
-        print(f"| {Path(data).name} {args.split} | {len(groups)} | {np.mean(plain):.2f} | {np.mean(kept):.2f} | "
+        pages = {r["id"]: sketches[r["id"]] for r in rows}
+        accuracy = [float("nan")] * 2 if args.spread_only else [
+            score(rows, colour_pages(colorizer, pages, tags, c), colours)["variant"]["accuracy"] for c in (False, True)]
+        print(f"| {Path(data).name} {args.split} | {len(groups)} groups, {len(rows)} rows | {np.mean(plain):.2f} | {np.mean(kept):.2f} | "
               f"{accuracy[0]:.3f} | {accuracy[1]:.3f} | {time.perf_counter() - started:.0f} |", flush=True)
         print(f"  per tone, light to dark: plain {' '.join(f'{v:.2f}' for v in plain)}; "
               f"--consistent {' '.join(f'{v:.2f}' for v in kept)}", flush=True)

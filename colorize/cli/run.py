@@ -79,12 +79,14 @@ def _palette(path: Path | None, finish: str, layers: bool):
                    "optionally named): each flat region takes its nearest palette colour when that is within "
                    "--palette-max-de, and keeps the model's colour otherwise. -v says which regions took which.")
 @click.option("--palette-max-de", type=click.FloatRange(0, 100), default=DEFAULT_MAX_DE, show_default=True,
-              help="How near (CIEDE2000) a region's colour must be to a palette colour to take it.")
+              help="How near (CIEDE2000) a region's colour must be to a palette colour to take it (a --palette "
+                   "file, or one an earlier --consistent run left in OUT).")
 @click.option("--consistent", is_flag=True,
               help="Same tags, same colours on every page: the model colours every page first, each tag set's "
                    "colours are gathered into one palette (starting from --palette, if given), and every page's "
-                   "flat regions take it. The palette is written to OUT/palette.gpl (one per tag set when the "
-                   "run has several: OUT/palette-<tags>.gpl), and a later run into OUT uses it again.")
+                   "flat regions take its nearest colour (a tag set with one page keeps its own). The palette is "
+                   "written to OUT/palette.gpl (one per tag set when the run has several: OUT/palette-<tags>.gpl), "
+                   "and a later run into OUT uses it again.")
 @click.option("--side-by-side", is_flag=True,
               help="Also write NAME.side.png beside each NAME.png: the sketch and the result side by side.")
 @click.option("--allow-inside-input", is_flag=True,

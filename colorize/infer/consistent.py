@@ -3,7 +3,8 @@
 
 The run colours every page first; then, for each tag set, the model's colours over all of
 that set's pages are clustered into a palette (:func:`colorize.palette.cluster`), and each
-page's flat regions snap to it. A given ``--palette`` is the start: its colours are kept,
+page's flat regions take its nearest entry (:data:`CONSISTENT_MAX_DE`). A tag set with one
+page keeps its own colours (its palette is still written, for the next run). A given ``--palette`` is the start: its colours are kept,
 and the run adds only the colours it painted far from all of them. The palettes are
 written beside the outputs (``palette.gpl`` when the run has one tag set, else
 ``palette-<tags>.gpl`` each), and a later run into the same folder reads them back instead
@@ -30,9 +31,13 @@ from colorize.finish.flats import BACKGROUND_DELTA
 from colorize.finish.regions import line_mask
 from colorize.palette import DEFAULT_MAX_DE, DEFAULT_MERGE_DE, Palette, cluster, snap
 
-__all__ = ["CONSISTENT_MERGE_DE", "palette_paths", "run_palette"]
+__all__ = ["CONSISTENT_MAX_DE", "CONSISTENT_MERGE_DE", "palette_paths", "run_palette"]
 
 CONSISTENT_MERGE_DE = DEFAULT_MERGE_DE  # colours of one tag set nearer than this are one palette entry
+# A palette the run built from its own pages holds every colour they were painted in, so each
+# region takes its nearest entry however far (at --palette-max-de, Twemoji skins, 16 ΔE apart
+# from page to page, mostly kept their own colours: spread 16.0 -> 15.7)
+CONSISTENT_MAX_DE = 100.0
 
 
 def _slug(tags: tuple[str, ...]) -> str:
@@ -74,14 +79,14 @@ def painted_pixels(colour: np.ndarray, sketch: np.ndarray, box: tuple[int, int, 
 
 
 def run_palette(pixels: Sequence[np.ndarray], base: Palette | None = None, name: str = "",
-                merge_de: float = CONSISTENT_MERGE_DE, max_de: float = DEFAULT_MAX_DE) -> Palette:
+                merge_de: float | None = None, max_de: float = DEFAULT_MAX_DE) -> Palette:
     """The palette of one tag set's pages (each page's :func:`painted_pixels`).
 
-    With ``base``, its colours come first and unchanged; the run's colours join only where
+    ``merge_de``: None for :data:`CONSISTENT_MERGE_DE`. With ``base``, its colours come first and unchanged; the run's colours join only where
     they lie farther than ``max_de`` from every base colour (those would snap to it anyway).
     """
     found = cluster(np.concatenate(list(pixels)) if pixels else np.zeros((0, 3), np.uint8),
-                    merge_de=merge_de, name=name)
+                    merge_de=CONSISTENT_MERGE_DE if merge_de is None else merge_de, name=name)
     if base is None:
         return found
     far = snap(found.rgb(), base, max_de).index < 0

@@ -46,7 +46,7 @@ from colorize.data.tagfiles import TagFileError
 from colorize.finish import DEFAULT_FINISH, FinishOptions, finish_layers, snap_summary
 from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
-from colorize.infer.consistent import painted_pixels, palette_paths, run_palette
+from colorize.infer.consistent import CONSISTENT_MAX_DE, painted_pixels, palette_paths, run_palette
 from colorize.infer.inputs import Source, check_output_folder, find_sources
 from colorize.infer.tagging import TagResolver
 from colorize.palette import DEFAULT_MAX_DE, Palette, PaletteError, read_palette, write_palette
@@ -300,8 +300,8 @@ def colour_files(
         first, palettes = _consistent(colorizer, jobs, report, out, options, overwrite, batch_size, max_pixels,
                                       workers, progress)
         jobs = [job for job in jobs if job.index in first]
-        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress,
-             lambda job: replace(options, palette=palettes[tuple(job.tags)]), first)
+        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: palettes[tuple(job.tags)],
+             first)
     else:
         _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options)
     return report
@@ -309,11 +309,14 @@ def colour_files(
 
 def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: Path, options: FinishOptions,
                 overwrite: bool, batch_size: int, max_pixels: int, workers: int, progress: bool,
-                ) -> tuple[dict[int, np.ndarray], dict[tuple[str, ...], Palette | None]]:
+                ) -> tuple[dict[int, np.ndarray], dict[tuple[str, ...], FinishOptions]]:
     """The first pass of a consistent run: colour every page, in the order of their outputs
     (so batches, and so colours, do not depend on the order the inputs came in), and build,
     read or write each tag set's palette. Returns the colourings by job index (pages that
-    failed to decode are failed here and left out) and the palette of each tag set."""
+    failed to decode are failed here and left out) and each tag set's finishing: a palette
+    this run built from its own pages is taken by every region (``CONSISTENT_MAX_DE``); one
+    given with ``--palette`` or left by an earlier run, within ``--palette-max-de``; a tag
+    set with a single page and no such palette keeps its own colours."""
     first: dict[int, np.ndarray] = {}
     pixels: dict[tuple[str, ...], list[np.ndarray]] = {}
     ordered = sorted(jobs, key=lambda job: str(job.output))
@@ -338,10 +341,18 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
                 first[job.index] = colour
                 pixels.setdefault(tuple(job.tags), []).append(painted_pixels(colour, square, box))
     bar.close()
-    palettes: dict[tuple[str, ...], Palette | None] = {}
+    finishing: dict[tuple[str, ...], FinishOptions] = {}
     for tags, path in palette_paths([tuple(job.tags) for job in jobs], out).items():
-        palettes[tags] = _tag_set_palette(tags, inside(out, path.name), pixels.get(tags, []), options, overwrite)
-    return first, palettes
+        path = inside(out, path.name)
+        built = options.palette is None and (overwrite or not path.exists())
+        palette = _tag_set_palette(tags, path, pixels.get(tags, []), options, overwrite)
+        if not built:
+            finishing[tags] = replace(options, palette=palette)
+        elif len(pixels.get(tags, [])) > 1:
+            finishing[tags] = replace(options, palette=palette, max_de=CONSISTENT_MAX_DE)
+        else:
+            finishing[tags] = options
+    return first, finishing
 
 
 def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray], options: FinishOptions,
