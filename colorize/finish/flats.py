@@ -132,8 +132,11 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
         cut, second = _two_means_all(cluster, colours, look, delta, min_samples)
         if cut.any():
             to_paper, compact = _may_cut(cut, second, cluster, region_of[cluster], samples, on_edge, small.shape,
-                                         pixel, delta, colours)
+                                         pixel, colours)
             compact &= ~painted[region_of]
+            # one such cut per region, also when a paper cut left it two clusters: the first cluster's
+            first = np.unique(region_of[compact], return_index=True)[1]
+            compact[np.flatnonzero(compact)[np.setdiff1d(np.arange(compact.sum()), first)]] = False
             painted[region_of[cut & compact & ~to_paper]] = True
             cut &= to_paper | compact
         if not cut.any():
@@ -182,7 +185,7 @@ CLOSED_PIXELS = 3
 
 
 def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, region: np.ndarray, samples: np.ndarray,
-             on_edge: np.ndarray, shape: tuple[int, int], pixel: float, delta: float, colours: np.ndarray
+             on_edge: np.ndarray, shape: tuple[int, int], pixel: float, colours: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
     """Of the clusters 2-means would cut, the two kinds it may cut (bool per cluster each).
     ``region``: each sample's region; ``on_edge``: whether a sample lies on the picture's edge.

@@ -37,7 +37,7 @@ CONSISTENT_MERGE_DE = DEFAULT_MERGE_DE  # colours of one tag set nearer than thi
 # A palette the run built from its own pages holds every colour they were painted in, so each
 # region takes its nearest entry however far (at --palette-max-de, Twemoji skins, 16 ΔE apart
 # from page to page, mostly kept their own colours: spread 16.0 -> 15.7)
-CONSISTENT_MAX_DE = 100.0
+CONSISTENT_MAX_DE = float("inf")
 
 
 def _slug(tags: tuple[str, ...]) -> str:
