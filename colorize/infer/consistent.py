@@ -35,8 +35,7 @@ __all__ = ["CONSISTENT_MAX_DE", "CONSISTENT_MERGE_DE", "palette_paths", "run_pal
 
 CONSISTENT_MERGE_DE = DEFAULT_MERGE_DE  # colours of one tag set nearer than this are one palette entry
 # A palette the run built from its own pages holds every colour they were painted in, so each
-# region takes its nearest entry however far (at --palette-max-de, Twemoji skins, 16 ΔE apart
-# from page to page, mostly kept their own colours: spread 16.0 -> 15.7)
+# region takes its nearest entry however far: every page's regions are then palette colours
 CONSISTENT_MAX_DE = float("inf")
 
 
