@@ -21,12 +21,20 @@ import numpy as np
 
 from colorize.colour import lab8, lab8_units
 
-__all__ = ["BACKGROUND_DELTA", "SPLIT_DELTA", "flat_colours", "paint", "region_colours", "region_medians",
-           "split_by_colour"]
+__all__ = ["BACKGROUND_DELTA", "SPLIT_DELTA", "flat_colours", "is_paper", "paint", "region_colours",
+           "region_medians", "split_by_colour"]
 
 BACKGROUND_DELTA = 12.0   # CIE76 from white above which a border region counts as painted
 SPLIT_DELTA = 8.0         # CIE76 between a region's two colours above which it is split (at 20, light
                           # skin stayed joined to the white paper around it: OpenMoji val, 8 > 12 > 20)
+WHITE_LAB = np.array([100.0, 0.0, 0.0])  # the paper, in CIELAB units
+
+
+def is_paper(lab_values: np.ndarray, delta: float = BACKGROUND_DELTA) -> np.ndarray:
+    """Which CIELAB colours [..., 3] are the paper's white: within ``delta`` CIE76 of white."""
+    return np.linalg.norm(lab_values - WHITE_LAB, axis=-1) <= delta
+
+
 SAMPLES = 1 << 14         # colour samples per picture for the split's statistics (the model: 4,096 px)
 
 
@@ -133,10 +141,10 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
         if cut.any():
             to_paper, compact = _may_cut(cut, second, cluster, region_of[cluster], samples, on_edge, small.shape,
                                          pixel, colours)
-            compact &= ~painted[region_of]
-            # one such cut per region, also when a paper cut left it two clusters: the first cluster's
-            first = np.unique(region_of[compact], return_index=True)[1]
-            compact[np.flatnonzero(compact)[np.setdiff1d(np.arange(compact.sum()), first)]] = False
+            # one such cut per region, also when a paper cut left it two clusters: its first cluster's
+            candidates = np.flatnonzero(compact & ~painted[region_of])
+            compact[:] = False
+            compact[candidates[np.unique(region_of[candidates], return_index=True)[1]]] = True
             painted[region_of[cut & compact & ~to_paper]] = True
             cut &= to_paper | compact
         if not cut.any():
@@ -213,7 +221,7 @@ def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, region: n
     sizes = np.bincount(key[chosen], minlength=2 * m).reshape(m, 2)
     means = np.stack([np.bincount(key[chosen], colours[chosen, c], minlength=2 * m) for c in range(3)], 1)
     means = (means / np.maximum(sizes.reshape(-1), 1)[:, None]).reshape(m, 2, 3)
-    paper = np.linalg.norm(means - np.array([100.0, 0.0, 0.0]), axis=-1) <= BACKGROUND_DELTA
+    paper = is_paper(means)
     open_ = np.bincount(cluster[on_edge], minlength=m) > 0
     minor = sizes.argmin(axis=1)
     grid = np.zeros(shape[0] * shape[1], np.int64)
@@ -322,10 +330,8 @@ def region_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
     colours = cv2.cvtColor(colours_lab[None], cv2.COLOR_LAB2RGB)[0]
     # background: the regions that touch the border, white unless clearly painted
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    white = lab8_units(np.array([[255, 128, 128]], np.uint8))  # OpenCV's 8-bit Lab of white
-    distance = np.linalg.norm(lab8_units(colours_lab[border]) - white, axis=1)
     paper = np.zeros(n, bool)
-    paper[border[distance <= background_delta]] = True
+    paper[border[is_paper(lab8_units(colours_lab[border]), background_delta)]] = True
     colours[paper] = 255
     return colours, paper
 

@@ -4,8 +4,9 @@
 The run colours every page first; then, for each tag set, the model's colours over all of
 that set's pages are clustered into a palette (:func:`colorize.palette.cluster`), and each
 page's flat regions take its nearest entry (:data:`CONSISTENT_MAX_DE`). A tag set with one
-page keeps its own colours (its palette is still written, for the next run). A given ``--palette`` is the start: its colours are kept,
-and the run adds only the colours it painted far from all of them. The palettes are
+page keeps its own colours (its palette is still written, for the next run). A given
+``--palette`` is the start: its colours are kept, and the run adds only the colours it
+painted far from all of them. The palettes are
 written beside the outputs (``palette.gpl`` when the run has one tag set, else
 ``palette-<tags>.gpl`` each), and a later run into the same folder reads them back instead
 of building new ones, so its pages match the earlier ones.
@@ -14,7 +15,7 @@ Nothing here depends on the order of the pages: clustering takes the distinct co
 with their counts, and the caller colours the pages in a fixed order.
 
     paths = palette_paths(tag_sets, out)
-    palette = run_palette(squares, sketches, base=None)
+    palette = run_palette([painted_pixels(colour, sketch, box) for ...], base=None)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.colour import lab
-from colorize.finish.flats import BACKGROUND_DELTA
+from colorize.finish.flats import is_paper
 from colorize.finish.regions import line_mask
 from colorize.palette import DEFAULT_MAX_DE, DEFAULT_MERGE_DE, Palette, cluster, snap
 
@@ -72,17 +73,16 @@ def painted_pixels(colour: np.ndarray, sketch: np.ndarray, box: tuple[int, int, 
     x, y, w, h = box
     colour, sketch = colour[y:y + h, x:x + w], sketch[y:y + h, x:x + w]
     keep = ~line_mask(sketch)
-    values = lab(colour)
-    paper = np.linalg.norm(values - np.array([100.0, 0.0, 0.0]), axis=-1) <= BACKGROUND_DELTA
-    return colour[keep & ~paper]
+    return colour[keep & ~is_paper(lab(colour))]
 
 
 def run_palette(pixels: Sequence[np.ndarray], base: Palette | None = None, name: str = "",
                 merge_de: float | None = None, max_de: float = DEFAULT_MAX_DE) -> Palette:
     """The palette of one tag set's pages (each page's :func:`painted_pixels`).
 
-    ``merge_de``: None for :data:`CONSISTENT_MERGE_DE`. With ``base``, its colours come first and unchanged; the run's colours join only where
-    they lie farther than ``max_de`` from every base colour (those would snap to it anyway).
+    ``merge_de``: None for :data:`CONSISTENT_MERGE_DE`. With ``base``, its colours come first
+    and unchanged; the run's colours join only where they lie farther than ``max_de`` from
+    every base colour (those would snap to it anyway).
     """
     found = cluster(np.concatenate(list(pixels)) if pixels else np.zeros((0, 3), np.uint8),
                     merge_de=CONSISTENT_MERGE_DE if merge_de is None else merge_de, name=name)

@@ -343,10 +343,8 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
     bar.close()
     finishing: dict[tuple[str, ...], FinishOptions] = {}
     for tags, path in palette_paths([tuple(job.tags) for job in jobs], out).items():
-        path = inside(out, path.name)
-        built = options.palette is None and (overwrite or not path.exists())
-        palette = _tag_set_palette(tags, path, pixels.get(tags, []), options, overwrite)
-        if not built:
+        palette, read_back = _tag_set_palette(tags, inside(out, path.name), pixels.get(tags, []), options, overwrite)
+        if read_back or options.palette is not None:
             finishing[tags] = replace(options, palette=palette)
         elif len(pixels.get(tags, [])) > 1:
             finishing[tags] = replace(options, palette=palette, max_de=CONSISTENT_MAX_DE)
@@ -356,9 +354,10 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
 
 
 def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray], options: FinishOptions,
-                     overwrite: bool) -> Palette | None:
-    """One tag set's palette: read back from ``path`` when an earlier run left it there (and
-    ``overwrite`` is not set), else built from this run's colourings and written there."""
+                     overwrite: bool) -> tuple[Palette | None, bool]:
+    """One tag set's palette, and whether it was read back: from ``path`` when an earlier run
+    left it there (and ``overwrite`` is not set), else built from this run's colourings and
+    written there."""
     shown_tags = ", ".join(tags) or "no tags"
     if path.exists() and not overwrite:
         try:
@@ -368,14 +367,14 @@ def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray]
                              f"fix it, or pass --overwrite to build a new one") from None
         log.warning("%s: the palette of an earlier run, used for %s (--overwrite builds a new one).",
                     shown(path), shown_tags)
-        return palette
+        return palette, True
     palette = run_palette(pixels, base=options.palette, name=shown_tags, max_de=options.max_de)
     if not palette.swatches:
         log.warning("%s: no palette for %s: the model painted nothing but white paper.", shown(path), shown_tags)
-        return options.palette
+        return options.palette, False
     write_palette(palette, path, overwrite=True)
     log.info("%s: %d colours for %s", shown(path), len(palette), shown_tags)
-    return palette
+    return palette, False
 
 
 def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
