@@ -141,6 +141,7 @@ class TrainConfig:
     augment_size: int = 0             # side the geometric augmentation runs at before shrinking to model.size (0: model.size)
     include_flags: bool = False       # also train on split 'excluded' (flags)
     monochrome: float = 0.0           # share of samples desaturated and tagged 'monochrome' (the seed's finding)
+    init: str = ""                    # model folder whose generator weights the run starts from (fine-tuning); "": random
     workers: int = 1                  # DataLoader worker processes
     seed: int = 0
     device: str = "auto"              # auto | cuda | mps | cpu

@@ -400,3 +400,24 @@ def test_an_epochs_last_partial_batch_is_dropped(make, size, batch_size, per_epo
                   3 * per_epoch) for r in (0, 1)]
     for n, batch in enumerate(batches):  # each rank gets its half of every full batch, none goes without
         assert sorted(ranks[0][n] + ranks[1][n]) == sorted(batch) and ranks[0][n] and ranks[1][n], f"batch {n}"
+
+
+def test_init_starts_from_a_model_and_refuses_one_of_another_shape(trained, dataset, tmp_path):
+    """--init (fine-tuning): the new run's generator starts as the model's, and a model whose
+    networks differ from the run's settings is refused, by folder and field."""
+    export = trained / "00000-cpu" / "export"
+    _, weights, _ = load_pretrained(export)
+    config = load_config("cpu", {"data": str(dataset), "model.size": 64, "model.ngf": 8, "model.ndf": 8,
+                                 "workers": 0, "eval_every": 0, "runs_dir": str(tmp_path), "init": str(export)})
+    started = Trainer(config, progress=False).G.state_dict()
+    assert started.keys() == weights.keys()
+    for key, value in weights.items():
+        assert torch.equal(started[key].float(), value), key
+    fresh = Trainer(load_config("cpu", {**{k: v for k, v in config.to_dict().items() if k != "model"},
+                                        "model.size": 64, "model.ngf": 8, "model.ndf": 8, "init": ""}),
+                    progress=False).G.state_dict()
+    assert any(not torch.equal(fresh[k].float(), weights[k]) for k in weights), "without init the weights are new"
+
+    wider = CliRunner().invoke(main, train_args(dataset, tmp_path, "--steps", "1", "--ngf", "16", "--init", str(export)))
+    assert wider.exit_code != 0
+    assert str(export) in wider.output and "model.ngf is 8 there, 16 here" in wider.output

@@ -61,7 +61,8 @@ from colorize.data.tags import MONOCHROME, with_colour_words
 from colorize.device import pick_device
 from colorize.fileio import atomic_write_text
 from colorize.models.build import build_discriminator, build_generator
-from colorize.models.io import ModelError, load_checkpoint, remove_killed_saves, save_checkpoint, save_pretrained
+from colorize.models.io import (ModelError, load_checkpoint, load_pretrained, remove_killed_saves, save_checkpoint,
+                                save_pretrained)
 from colorize.models.losses import GANLoss
 from colorize.text.encoder import TagEncoder, TagTable
 from colorize.train.checkpoint import find_checkpoint, new_run_dir
@@ -160,6 +161,26 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     out.writeheader()
     out.writerows(old + rows)
     atomic_write_text(path, text.getvalue())
+
+
+def initial_weights(folder: str | Path, model: Any, encoder: dict) -> dict[str, torch.Tensor]:
+    """The generator weights of the model folder ``folder`` (``init``: fine-tuning), once its
+    networks are the shape ``model`` describes and its tags were embedded by ``encoder``;
+    else a :class:`ModelError` naming the folder and the settings that differ."""
+    from dataclasses import asdict
+
+    config, weights, _ = load_pretrained(folder)
+    theirs = asdict(config_from_dict(type(model), config["model"]))
+    differ = [f"model.{k} is {theirs[k]!r} there, {v!r} here" for k, v in asdict(model).items() if theirs[k] != v]
+    theirs_encoder = config.get("encoder") or {}
+    if any(theirs_encoder.get(k) != encoder.get(k) for k in ("dim", "files", "pooling")):
+        differ.append(f"its tags were embedded by another encoder ({theirs_encoder.get('name')!r}, files "
+                      f"{theirs_encoder.get('files')!r}) than this run's ({encoder.get('name')!r}, files "
+                      f"{encoder.get('files')!r})")
+    if differ:
+        raise ModelError(f"{folder}: cannot start from this model: {'; '.join(differ)}. Train with the model "
+                         f"settings it was trained with (its config.json), or drop init.")
+    return weights
 
 
 class Trainer:
@@ -263,6 +284,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.gan = GANLoss(cfg.gan_loss)
         self.step, self.elapsed, self.best = 0, 0.0, None
+        if state is None and cfg.init:
+            self.G.load_state_dict(initial_weights(cfg.init, cfg.model, self.table.identity))
         if state is not None:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
