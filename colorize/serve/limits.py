@@ -30,7 +30,7 @@ web framework and imports Pillow and OpenCV only when used, so the CLI takes its
 from here at no cost.
 
 With these defaults four clients at the limits stay under 2 GB of server memory and 10 s
-a request on a 2-core CPU (``python benchmarks/serve_load.py --big``; docs/colouring.md, "The web page").
+a request on a 2-core CPU (``python benchmarks/serve_load.py --big``; docs/web.md).
 
     gate = Gate(jobs=JOBS, queue=QUEUE)
     with gate.receiving() as arrived:                    # counted as an upload, not a job

@@ -1,6 +1,6 @@
 """The README's before/after sheet: each bundled sample sketch, its tags, and the outputs of models.
 
-    python docs/before_after.py --column "soft=colorize/pretrained/openmoji-64@soft" \
+    python docs/figures/before_after.py --column "soft=colorize/pretrained/openmoji-64@soft" \
         --column "flat (default)=colorize/pretrained/openmoji-64@flat" -o docs/before-after.png
 
 Each column colours every ``data/samples/*.png`` with its own ``.txt`` tags through the
@@ -21,7 +21,7 @@ from colorize.data.tagfiles import sidecar_tags
 from colorize.finish import DEFAULT_FINISH
 from colorize.infer.colorizer import Colorizer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # docs/figures/ -> the repository
 
 
 def main() -> None:

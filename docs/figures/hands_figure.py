@@ -1,6 +1,6 @@
 """The README's held-out hands figure: one drawing per hand, coloured under each of its variants.
 
-    python docs/hands_figure.py --hand "Twemoji=data/twemoji:1f9d1" \
+    python docs/figures/hands_figure.py --hand "Twemoji=data/twemoji:1f9d1" \
         --hand "OpenMoji val, traced lines=data/openmoji:1F9D1@traced" \
         --model "new=checkpoints/00000-hands/export" --model "old=colorize/pretrained/openmoji-64" \
         -o docs/hands.png
@@ -23,7 +23,7 @@ from colorize.eval.evaluate import load_split, redraw_sketches
 from colorize.eval.hands import tone_of
 from colorize.infer.colorizer import Colorizer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # docs/figures/ -> the repository
 
 
 def hand_spec(text: str) -> tuple[str, Path, str, str]:

@@ -1,6 +1,6 @@
 """The hands table of docs/datasets.md: a row per hand and model, from `colorize evaluate`'s JSON.
 
-    python docs/hands_table.py --model "openmoji-64=eval/old/evaluation.json" \
+    python docs/figures/hands_table.py --model "openmoji-64=eval/old/evaluation.json" \
         --model "hands-64=eval/new/evaluation.json" \
         --seen "openmoji-64=openmoji" --seen "hands-64=openmoji,noto,noto-v1,emojione,emojione-v1,fxemoji,streamline-emojis"
 

