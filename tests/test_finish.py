@@ -588,3 +588,32 @@ def test_a_real_face_in_another_hand_is_not_cut_into_patches():
             continue  # specks, and the paper around the drawing
         counts.append(len(np.unique(done.flats[inside], axis=0)))
     assert len(counts) >= 8 and max(counts) <= 2 and sum(counts) <= len(counts) + 1, counts
+
+
+@pytest.mark.parametrize("bands", [2, 3])
+def test_a_closed_region_is_cut_once_at_most(bands):
+    """A region the lines close, painted in large bands that reach its lines: two bands
+    become two flats (a region clearly painted in two colours), three still become two, not
+    three: such a region is cut once, and its pieces are never cut again."""
+    img = _square_with_gap(gap=0, thickness=3)
+    soft = np.full((64, 64, 3), 250, np.uint8)
+    colours = [(200, 40, 40), (40, 160, 60), (50, 70, 210)][:bands]
+    edges = np.linspace(15, 48, bands + 1).round().astype(int)
+    for colour, left, right in zip(colours, edges[:-1], edges[1:]):
+        soft[15:48, left:right] = colour
+    done = finish_layers(soft, img, (0, 0, 64, 64), how="flat")
+    inside = np.zeros(img.shape[:2], bool)
+    inside[66:185, 66:185] = True
+    inside &= done.labels > 0
+    flats = np.unique(done.flats[inside].reshape(-1, 3), axis=0)
+    assert len(flats) == 2, flats
+
+
+def test_paper_is_white_within_the_background_delta():
+    from colorize.finish.flats import BACKGROUND_DELTA, is_paper
+
+    white = np.array([100.0, 0.0, 0.0])
+    lab = np.array([white, white - (BACKGROUND_DELTA, 0, 0), white - (BACKGROUND_DELTA + 0.1, 0, 0),
+                    white + (0, BACKGROUND_DELTA * 0.6, BACKGROUND_DELTA * 0.8), white + (0, 0, BACKGROUND_DELTA + 0.1)])
+    assert is_paper(lab).tolist() == [True, True, False, True, False]
+    assert is_paper(lab, delta=20).tolist() == [True] * 5
