@@ -1,6 +1,6 @@
 """``colorize export``: write a shareable model folder from a run or checkpoint.
 
-    $ colorize export checkpoints/00000-openmoji -o colorize/pretrained/openmoji-64 --half
+    $ colorize export checkpoints/00000-hands-finetune -o colorize/pretrained/hands-64 --half
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
     $ colorize train --config seed --data data/openmoji --device cuda
     $ colorize train --minutes 30 --set variant_weight=4 --set model.conditioning=film
     $ colorize train --resume latest --minutes 60
-    $ colorize train --config hands --init colorize/pretrained/openmoji-64 --minutes 80
+    $ colorize train --config hands-finetune --init openmoji-64   # fine-tune a model on more hands
     $ torchrun --nproc_per_node 2 -m colorize train --data data/openmoji
 """
 

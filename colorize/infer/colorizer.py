@@ -38,7 +38,7 @@ log = logging.getLogger("colorize")
 
 # Tag sets are padded to this many tokens (longer ones are kept whole): see Colorizer.embed.
 TOKENS = 16
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "openmoji-64"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "hands-64"
 MIN_SIDE = 4  # a sketch's longer side, in pixels, below which there is nothing to colour
 
 
