@@ -1,7 +1,7 @@
 """The README's before/after sheet: each bundled sample sketch, its tags, and the outputs of models.
 
-    python docs/figures/before_after.py --column "soft=colorize/pretrained/openmoji-64@soft" \
-        --column "flat (default)=colorize/pretrained/openmoji-64@flat" -o docs/before-after.png
+    python docs/figures/before_after.py --column "soft=colorize/pretrained/hands-64@soft" \
+        --column "flat (default)=colorize/pretrained/hands-64@flat" -o docs/before-after.png
 
 Each column colours every ``data/samples/*.png`` with its own ``.txt`` tags through the
 Python API (the pixels `colorize run` writes). A model may end in ``@soft`` or ``@flat``
