@@ -61,7 +61,7 @@ from colorize.models.losses import GAN_LOSSES
 @click.option("--include-flags", is_flag=True, default=None, help="Also train on flags (split 'excluded').")
 @click.option("--monochrome", type=click.FloatRange(0, 1),
               help="Share of samples turned grey and tagged 'monochrome', to teach that tag to switch colour off.")
-@click.option("--init", type=click.Path(file_okay=False, path_type=Path), metavar="MODEL",
+@click.option("--init", type=click.Path(file_okay=False), metavar="MODEL",
               help="Start from this model folder's generator weights (fine-tuning, e.g. on your own drawings); "
                    "the run's model settings must be the ones it was trained with.")
 @click.option("--no-augment", "augment", flag_value=False, default=None, help="Turn augmentation off.")
@@ -83,8 +83,6 @@ def train(config_source, resume, dry_run, runs_dir, settings, **flags) -> None:
     from colorize.train.trainer import Trainer
 
     model_keys = {"size", "ngf", "ndf", "conditioning"}
-    if flags.get("init") is not None:
-        flags["init"] = str(flags["init"])
     overrides = {("model." + k if k in model_keys else k): v for k, v in flags.items()}
     lr = overrides.pop("lr", None)
     overrides |= {"lr_g": lr, "lr_d": lr, "runs_dir": None if runs_dir is None else str(runs_dir)}

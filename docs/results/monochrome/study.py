@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.data.tags import MONOCHROME, named_colours
+from colorize.eval.ablate import MONOCHROME_DROP
 from colorize.eval.evaluate import colour_all, load_split, model_colour
 from colorize.eval.figures import labelled_grid, save_image
 from colorize.eval.metrics import chroma
@@ -33,8 +34,6 @@ from colorize.infer.colorizer import Colorizer
 
 # the tag the model was taught, then near-synonyms it never saw
 TAGS = [MONOCHROME, "greyscale", "black and white"]
-# a tag "switches colour off" when it takes away at least half the chroma (colorize ablate's rule)
-SWITCH = 0.5
 
 
 def names_a_colour(tags: list[str]) -> bool:
@@ -99,7 +98,7 @@ def main() -> None:
             cells = [f"{c[f'+ {t}']:.1f} ({100 * (c[f'+ {t}'] / base - 1):+.0f}%)" for t in TAGS]
             lines.append(f"| {name} | {label} ({n}) | {base:.1f} | " + " | ".join(cells) + " |")
     lines += ["", f"(Mean CIELAB chroma of the outputs, 0 for greys; in brackets, the change from own tags. "
-              f"A tag switches colour off when it takes away at least {100 * SWITCH:.0f}%.)"]
+              f"A tag switches colour off when it takes away at least {100 * MONOCHROME_DROP:.0f}%.)"]
     if evaluations:
         lines += ["", "| model | variant accuracy (no extra tag) | ΔE2000 | samples |", "|---|---|---|---|"]
         for name, e in evaluations.items():
