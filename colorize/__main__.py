@@ -2,4 +2,5 @@
 
 from colorize.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes (colorize.finish.job) import this module again: no second run
+    main()

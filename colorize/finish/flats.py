@@ -170,22 +170,25 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     size = np.bincount(pieces.ravel())
     grid[np.take(size < max(1, min_samples / 4, (2 * pixel) ** 2), pieces)] = 0  # under 2x2 model pixels
     # ... then at full size: each seed pixel of a split region, away from the lines, takes
-    # the cluster of its grid cell when that cell lies in the same region
+    # the cluster of its grid cell when that cell lies in the same region. Numbered 1..N:
+    # regions left whole, and the clusters that kept a seed (each keeps the grid sample it
+    # was found at)
     split = np.bincount(region_of, minlength=n) > 1
-    cell = np.repeat(np.repeat(grid, stride, 0), stride, 1)[:h, :w]
-    if cell.shape != (h, w):  # the grid's last cells cover the picture's edge
-        cell = np.pad(cell, ((0, h - cell.shape[0]), (0, w - cell.shape[1])), mode="edge")
-    in_split = np.take(split, labels)
-    seeded = in_split & inside & (np.take(region_of, cell) == labels) & (cell > 0)
-    markers = np.where(in_split, 0, labels).astype(np.int32)
-    markers[seeded] = cell[seeded]
-    # renumber 1..N: regions left whole, and the clusters that kept a seed (each keeps the
-    # grid sample it was found at)
     present = np.zeros(region_of.size, bool)
     present[:n] = ~split
     present |= np.bincount(grid.ravel(), minlength=present.size) > 0
     present[0] = False
-    return np.take(np.cumsum(present).astype(np.int32), markers)
+    number = np.cumsum(present).astype(np.int32)
+    whole = np.where(split, 0, number[:n]).astype(np.int32)  # a region left whole keeps its seed; 0: split
+    out = np.take(whole, labels)
+    cells = [np.repeat(np.repeat(grid_values, stride, 0), stride, 1)[:h, :w]
+             for grid_values in (number[grid], region_of[grid].astype(np.int32))]
+    if cells[0].shape != (h, w):  # the grid's last cells cover the picture's edge
+        cells = [np.pad(c, ((0, h - c.shape[0]), (0, w - c.shape[1])), mode="edge") for c in cells]
+    cell, cell_region = cells
+    seeded = (out == 0) & (labels > 0) & inside & (cell_region == labels) & (cell > 0)
+    out[seeded] = cell[seeded]
+    return out
 
 
 CLOSED_SHARE = 0.2       # two painted areas in one region: the smaller covers at least this share of it
@@ -305,23 +308,21 @@ def _two_means(x: np.ndarray, delta: float, rounds: int) -> tuple[np.ndarray, np
     position = int(0.995 * (n - 1))
     far = _order_statistic(distance, position)
     ties = np.flatnonzero(distance == far)
-    centres = np.stack([mean, x[ties[position - np.count_nonzero(distance < far)]]])
+    c0, c1 = mean, x[ties[position - np.count_nonzero(distance < far)]]
     side = previous = None
-    sizes = (n, 0)
+    n1 = 0
     for _ in range(rounds):
         # nearer the second centre: 2 x . (c1 - c0) > |c1|^2 - |c0|^2
-        c0, c1 = centres
         side = (x @ (2 * (c1 - c0))) > c1 @ c1 - c0 @ c0
-        if previous is not None and np.array_equal(side, previous):
+        count = int(np.count_nonzero(side))
+        if previous is not None and count == n1 and np.array_equal(side, previous):
             break  # settled: the same sides give the same centres, round after round
-        previous = side
-        n1 = int(np.count_nonzero(side))
-        sizes = (n - n1, n1)
+        previous, n1 = side, count
         sum1 = side.astype(np.float64) @ x  # a side left empty keeps its centre
-        centres = np.stack([(total - sum1) / sizes[0] if sizes[0] else c0, sum1 / n1 if n1 else c1])
-    if ((centres[0] - centres[1]) ** 2).sum() <= delta ** 2:
+        c0, c1 = (total - sum1) / (n - n1) if n1 < n else c0, sum1 / n1 if n1 else c1
+    if ((c0 - c1) ** 2).sum() <= delta ** 2:
         return None
-    return side, centres, sizes
+    return side, np.stack([c0, c1]), (n - n1, n1)
 
 
 def _order_statistic(values: np.ndarray, position: int) -> float:
