@@ -1,10 +1,9 @@
 """Benchmark: ``colorize run`` images/s against a plain reference pix2pix, cold start and peak RSS.
 
 1. Throughput. Copies --count 256x256 OpenMoji sketches into a temporary folder and
-   colours them with ``colorize run``'s code path (``colour_files`` with ``processes=True``,
-   as the command calls it: threads decode ahead, the model colours batch by batch, and
-   worker processes finish and write behind, one per core; results at full size with the
-   lines laid over), in this process. The yardstick is the reference pix2pix U-Net
+   colours them with ``colorize run``'s code path (``colour_files``: threads decode ahead
+   and write behind, batched forward, results at full size with the lines laid over), in
+   this process. The yardstick is the reference pix2pix U-Net
    (benchmarks/reference_pix2pix.py) of the same shape as the model (size, ngf, levels,
    a 4th input plane for channel conditioning), run one image at a time the plain way:
    PIL load, resize to the model's size, forward, resize back, PIL save as PNG. Both run
@@ -37,7 +36,6 @@ from reference_pix2pix import unet  # noqa: E402
 from colorize.infer.colorizer import DEFAULT_MODEL, Colorizer  # noqa: E402
 from colorize.finish import DEFAULT_FINISH, FINISHES  # noqa: E402
 from colorize.infer.folder import colour_files  # noqa: E402
-from colorize.finish.job import PROCESSES_FROM  # noqa: E402
 
 
 def make_sketches(data: Path, folder: Path, count: int) -> list[Path]:
@@ -116,15 +114,13 @@ def main() -> None:
         paths = make_sketches(args.data, tmp / "in", args.count)
         tags = "red heart"  # in the OpenMoji vocabulary: no encoder load inside the timing
         ours = reference = 0.0
-        # the warm-up: one-time costs (the first forward, the worker processes' start) stay out of
-        # the timing, as the reference's first forward does; the cold-start figures count them
-        colour_files(colorizer, paths[:max(args.batch_size, PROCESSES_FROM)], tmp / "warm", tags=tags,
-                     batch_size=args.batch_size, progress=False, finish=args.finish, processes=True)
+        colour_files(colorizer, paths[:args.batch_size], tmp / "warm", tags=tags, batch_size=args.batch_size,
+                     progress=False, finish=args.finish)
         reference_run(G, input_nc, colorizer.size, paths[:2], tmp / "warm-ref")
         for r in range(args.rounds):
             start = time.perf_counter()
             report = colour_files(colorizer, [tmp / "in"], tmp / f"ours-{r}", tags=tags, batch_size=args.batch_size,
-                                  progress=False, finish=args.finish, processes=True)
+                                  progress=False, finish=args.finish)
             ours += time.perf_counter() - start
             assert report.coloured == args.count, report.failed
             start = time.perf_counter()

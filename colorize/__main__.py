@@ -2,5 +2,5 @@
 
 from colorize.cli import main
 
-if __name__ == "__main__":  # worker processes (colorize.finish.job) import this module again: no second run
+if __name__ == "__main__":  # a spawned process (multiprocessing) imports this module again: no second run
     main()

@@ -557,71 +557,33 @@ def test_a_fifo_that_replaces_a_sketch_after_discovery_is_refused_not_waited_on(
         Colorizer.load(tmp_path / "a.png")
 
 
-def _flat_folder(dataset: Path, folder: Path, count: int) -> Path:
-    """``count`` sketches of the test dataset at 128 px, so the flat finish has regions to work on."""
-    folder.mkdir(parents=True)
-    sources = sorted((dataset / "sketch").glob("*.png"))
-    for i in range(count):
-        with Image.open(sources[i % len(sources)]) as im:
-            im.convert("RGB").resize((128, 128), Image.Resampling.BICUBIC).save(folder / f"{i:03d}.png")
-    return folder
+def test_a_flat_run_leaves_the_writer_threads_a_core_and_gives_torch_its_threads_back(tmp_path, dataset, tiny_model):
+    """The writer threads finish flat pictures beside the model on the same cores, where
+    torch's own threads would spin waiting for them: a run of several batches gives torch
+    half the cores (at least one) while it lasts, and its threads back afterwards; a soft
+    run, and a run of one batch, leave them alone."""
+    import torch
 
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="worker processes need two cores")
-def test_many_flat_pictures_are_finished_in_worker_processes_with_the_same_files(tmp_path, dataset, tiny_model,
-                                                                                 monkeypatch):
-    """`colorize run` finishes a folder of flat pictures in worker processes (the region step
-    holds the GIL, so threads take turns): the files are byte for byte what threads write."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    import colorize.finish.job as job
-    import colorize.infer.folder as folder
     from colorize.infer.folder import colour_files
 
-    src = _flat_folder(dataset, tmp_path / "in", 12)
-    pools = []
-    monkeypatch.setattr(job, "PROCESSES_FROM", 8)
-    monkeypatch.setattr(folder, "worker_pool", lambda n, flat: pools.append(job.worker_pool(n, flat)) or pools[-1])
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        sketch(dataset).save(src / f"{i}.png")
     colorizer = Colorizer.from_pretrained(tiny_model)
-    threads = colour_files(colorizer, [src], tmp_path / "threads", tags="red heart", progress=False)
-    processes = colour_files(colorizer, [src], tmp_path / "processes", tags="red heart", progress=False,
-                             processes=True)
-    assert threads.coloured == processes.coloured == 12
-    assert len(pools) == 1 and isinstance(pools[0], ProcessPoolExecutor)  # the run with processes asked for them
-    for written in sorted((tmp_path / "threads").glob("*.png")):
-        assert (tmp_path / "processes" / written.name).read_bytes() == written.read_bytes(), written.name
-    job.discard_pool()
-
-
-def test_a_worker_process_that_dies_leaves_its_pictures_to_threads(tmp_path, dataset, tiny_model, monkeypatch, caplog):
-    """Worker processes that stop (killed, out of memory) lose no picture: nothing was written
-    for those in their hands, so threads finish them and the rest of the run, and a warning says so."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import colorize.infer.folder as folder
-    from colorize.infer.folder import colour_files
-
-    src = _flat_folder(dataset, tmp_path / "in", 10)
-    dying = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=os._exit, initargs=(3,))
-    monkeypatch.setattr(folder, "worker_pool", lambda n, flat: dying)
-    report = colour_files(Colorizer.from_pretrained(tiny_model), [src], tmp_path / "out", tags="red heart",
-                          progress=False, processes=True)
-    assert report.coloured == 10 and report.failed == 0
-    assert len(list((tmp_path / "out").glob("*.png"))) == 10
-    assert "worker process finishing pictures stopped" in caplog.text
-
-
-def test_the_finishing_workers_load_no_torch_and_python_m_colorize_runs_once(tmp_path):
-    """A worker process imports colorize.finish.job (no torch: it starts in half a second) and,
-    under `python -m colorize`, the package's __main__ again, which must not start a second run."""
-    import subprocess
-    import sys
-
-    job = subprocess.run([sys.executable, "-c", "import sys, colorize.finish.job; print('torch' in sys.modules)"],
-                         capture_output=True, text=True, check=True)
-    assert job.stdout.strip() == "False"
-    again = subprocess.run([sys.executable, "-c", "import runpy; runpy.run_module('colorize', run_name='__mp_main__')"],
-                           capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 0 and again.stdout == "" and again.stderr == "", again
+    seen = []
+    colour_squares = colorizer.colour_squares
+    colorizer.colour_squares = lambda *a, **k: seen.append(torch.get_num_threads()) or colour_squares(*a, **k)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        for finish, batch_size, out in [("flat", 2, "a"), ("soft", 2, "b"), ("flat", 8, "c")]:
+            seen.clear()
+            colour_files(colorizer, [src], tmp_path / out, tags="red heart", batch_size=batch_size, progress=False,
+                         finish=finish)
+            expected = max(1, min(4, cores // 2)) if (finish, batch_size) == ("flat", 2) else 4
+            assert set(seen) == {expected}, (finish, batch_size, seen)
+            assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)

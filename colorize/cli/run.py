@@ -147,7 +147,7 @@ def run(inputs, out, tags, tags_file, model, batch_size, device, overwrite, fini
                                   progress=progress, finish=finish, gap=gap, palette=palette,
                                   palette_max_de=palette_max_de, consistent=consistent,
                                   layers=(("ora", "psd") if layers_format == "both" else (layers_format,)) if layers else (),
-                                  layer_per_colour=layer_per_colour, processes=True)
+                                  layer_per_colour=layer_per_colour)
         except (FileNotFoundError, ValueError, TagFileError) as e:
             raise click.ClickException(str(e)) from None
     finally:

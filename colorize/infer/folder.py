@@ -32,20 +32,19 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
-from colorize.fileio import OutsideFolder, inside, resolved
+from colorize.fileio import OutsideFolder, atomic_write_together, inside, resolved
 from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
-from colorize.finish import DEFAULT_FINISH, FinishOptions
-from colorize.finish.job import discard_pool, finish_and_write, worker_pool
+from colorize.finish import DEFAULT_FINISH, FinishOptions, finish_layers, snap_summary
 from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
 from colorize.infer.consistent import CONSISTENT_MAX_DE, painted_pixels, palette_paths, run_palette
@@ -200,6 +199,19 @@ def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray
     return rgb, square, box
 
 
+def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int],
+           options: FinishOptions) -> tuple[str | None, str | None]:
+    """Worker thread: finish at full size (lines laid over) and write the job's files, all or
+    none: every format is encoded before any is written, so a picture that one format
+    refuses leaves nothing behind and a re-run tries it again. Returns a note when the
+    finish had to fall back (flat to soft), and what the palette did (or None)."""
+    regions = any(WRITERS[name].regions for name in job.files)
+    finished = finish_layers(colour, rgb, box, how=options.how, gap=options.gap, regions=regions,
+                             palette=options.palette, max_de=options.max_de)
+    atomic_write_together({path: WRITERS[name].encode(finished) for name, path in job.files.items()})
+    return finished.note, snap_summary(finished)
+
+
 def colour_files(
     colorizer: Colorizer,
     inputs: Sequence[str | os.PathLike],
@@ -220,7 +232,6 @@ def colour_files(
     palette: Palette | None = None,
     palette_max_de: float = DEFAULT_MAX_DE,
     consistent: bool = False,
-    processes: bool = False,
 ) -> RunReport:
     """Colour every sketch that ``inputs`` name into the folder ``out``; see the module docstring.
 
@@ -251,12 +262,6 @@ def colour_files(
             every page first, the palette is built from those colourings (starting from
             ``palette``) or read back from an earlier run's ``palette.gpl`` in ``out``,
             and written there; then the pages are finished with it.
-        processes: finish the pictures in worker processes, one per core, when there are
-            many to finish flat (:func:`colorize.finish.job.worker_pool`): the flat finish's
-            region step holds the GIL, so threads take turns. ``colorize run`` does. The
-            workers are spawned and import the caller's main module again, so a script that
-            calls this must keep its work under ``if __name__ == "__main__":``. They are
-            kept for the next call (:func:`colorize.finish.job.discard_pool` ends them).
 
     Raises ``FileNotFoundError`` / ``ValueError`` / :class:`TagFileError` for problems
     with the whole run (no inputs, output inside the input, an unreadable tags file);
@@ -297,10 +302,9 @@ def colour_files(
                                       workers, progress)
         jobs = [job for job in jobs if job.index in first]
         _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: palettes[tuple(job.tags)],
-             first, processes)
+             first)
     else:
-        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options,
-             use_processes=processes)
+        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options)
     return report
 
 
@@ -384,58 +388,43 @@ def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
                          f"which failed: {reason}") from None
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
          workers: int, progress: bool, options: Callable[[_Job], FinishOptions],
-         coloured: dict[int, np.ndarray] | None = None, use_processes: bool = False) -> None:
+         coloured: dict[int, np.ndarray] | None = None) -> None:
     """Decode ahead, colour batch by batch on the main thread, write behind; fill in the records.
 
     ``options`` gives each job's finishing; ``coloured``: the model's colourings by job
-    index, already made (a consistent run's first pass), so the model is not run again;
-    ``use_processes``: finish in worker processes where it pays (:func:`worker_pool`)."""
+    index, already made (a consistent run's first pass), so the model is not run again."""
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     bar = tqdm(total=len(jobs), desc="colour", unit="img", disable=not progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io")
+    threads = torch.get_num_threads()
     flat = any(options(job).how == "flat" or any(WRITERS[name].regions for name in job.files) for job in jobs)
-    processes = worker_pool(len(jobs), flat) if use_processes else None
-    finishers: Executor = processes or pool
+    if flat and len(batches) > 1 and colorizer.device.type == "cpu":
+        # the writer threads finish flat pictures beside the model, on the same cores, and
+        # torch's own threads would spin waiting for them: measured on 2 cores, 200 sketches
+        # at 256 px, 62 img/s with 2 torch threads, 88 with 1 (worker processes instead of
+        # writer threads gave 95, but their start cost more than that on 200 sketches). Half
+        # the cores is a guess for bigger machines.
+        torch.set_num_threads(max(1, min(threads, _cores() // 2)))
     reads: deque[list[Future]] = deque()
-    writes: deque[tuple[_Job, Future, tuple]] = deque()
+    writes: deque[tuple[_Job, Future]] = deque()
 
     def prefetch(b: int) -> None:
         if b < len(batches):
             reads.append([pool.submit(_read, job, colorizer.size, max_pixels) for job in batches[b]])
 
-    def to_threads() -> None:
-        nonlocal finishers
-        if finishers is not pool:
-            log.warning("A worker process finishing pictures stopped (killed, or out of memory); the rest of the "
-                        "run is finished in threads.")
-            finishers = pool
-            discard_pool()
-
-    def write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        args = (job.files, colour, rgb, box, options(job))
-        try:
-            future = finishers.submit(finish_and_write, *args)
-        except BrokenProcessPool:
-            to_threads()
-            future = pool.submit(finish_and_write, *args)
-        writes.append((job, future, args))
-
-    def outcome(future: Future, args: tuple) -> tuple[str | None, str | None]:
-        try:
-            return future.result()
-        except BrokenProcessPool:  # its worker died: the files are written all or none, so doing it again is safe
-            to_threads()
-            return pool.submit(finish_and_write, *args).result()
-
     def finish_writes(keep: int) -> None:
         # oldest first, so records and the bar move in input order; `keep` bounds images held in memory
         while writes and (len(writes) > keep or writes[0][1].done()):
-            job, future, args = writes.popleft()
+            job, future = writes.popleft()
             record = report.records[job.index]
             try:
-                note, snapped = outcome(future, args)
+                note, snapped = future.result()
             except OSError as e:
                 _fail(record, f"cannot write {record.output} ({e.strerror or e}). Check that the output folder "
                               f"is writable and has free space.")
@@ -473,11 +462,10 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                 else:
                     colours = [coloured[job.index] for job, *_ in ready]
                 for (job, rgb, _, box), colour in zip(ready, colours, strict=True):
-                    write(job, colour, rgb, box)
+                    writes.append((job, pool.submit(_write, job, colour, rgb, box, options(job))))
             finish_writes(keep=PREFETCH * batch_size)
         finish_writes(keep=0)
     finally:
-        for _, future, _ in writes:  # a stop (Ctrl-C): pictures not begun are not begun; the kept worker
-            future.cancel()          # processes finish the ones they hold (writes are atomic: whole files only)
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # writes are atomic: a stop leaves whole files only
+        torch.set_num_threads(threads)
         bar.close()
