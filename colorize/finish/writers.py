@@ -128,7 +128,7 @@ def png_bytes(finished) -> bytes:
 
 def sheet_bytes(finished) -> bytes:
     """The sketch and the finished picture side by side, as a PNG."""
-    return _png_fast(np.hstack([finished.sketch, finished.result]), flat=finished.finish == "flat")
+    return _png_fast(np.hstack([finished.sketch, finished.result]))
 
 
 def ora_bytes(finished, per_colour: bool = False) -> bytes:

@@ -246,7 +246,10 @@ def colour_files(
         side_by_side: also write ``name.side.png``, the sketch and the result side by side.
         allow_inside_input: allow ``out`` inside an input folder (inputs are never replaced).
         max_pixels: refuse images with more pixels than this (decompression bombs).
-        workers: threads that decode and write images; default min(4, cores).
+        workers: threads that decode and write images; default min(4, cores). While they
+            finish flat pictures beside the model on the CPU (a run of several batches),
+            torch runs on half the cores; ``torch.set_num_threads`` is process-wide, and is
+            restored when the run ends.
         progress: show a progress bar on stderr.
         finish: ``soft`` (the model's colour scaled up) or ``flat`` (one colour per region
             of the sketch); see :mod:`colorize.finish`.
@@ -400,17 +403,16 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
     ``options`` gives each job's finishing; ``coloured``: the model's colourings by job
     index, already made (a consistent run's first pass), so the model is not run again."""
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
+    flat = any(options(job).how == "flat" or any(WRITERS[name].regions for name in job.files) for job in jobs)
+    # the writer threads finish flat pictures beside the model, on the same cores, and torch's
+    # own threads would spin waiting for them: measured on 2 cores, 200 sketches at 256 px,
+    # 62 img/s with 2 torch threads, 88 with 1 (worker processes instead of writer threads
+    # gave 95, but their start cost more than that on 200 sketches). Half the cores is a guess
+    # for bigger machines. The setting is torch's, for the whole process, until the run ends.
+    threads = torch.get_num_threads()
+    share = flat and len(batches) > 1 and colorizer.device.type == "cpu"
     bar = tqdm(total=len(jobs), desc="colour", unit="img", disable=not progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io")
-    threads = torch.get_num_threads()
-    flat = any(options(job).how == "flat" or any(WRITERS[name].regions for name in job.files) for job in jobs)
-    if flat and len(batches) > 1 and colorizer.device.type == "cpu":
-        # the writer threads finish flat pictures beside the model, on the same cores, and
-        # torch's own threads would spin waiting for them: measured on 2 cores, 200 sketches
-        # at 256 px, 62 img/s with 2 torch threads, 88 with 1 (worker processes instead of
-        # writer threads gave 95, but their start cost more than that on 200 sketches). Half
-        # the cores is a guess for bigger machines.
-        torch.set_num_threads(max(1, min(threads, _cores() // 2)))
     reads: deque[list[Future]] = deque()
     writes: deque[tuple[_Job, Future]] = deque()
 
@@ -443,6 +445,8 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
             bar.update()
 
     try:
+        if share:
+            torch.set_num_threads(max(1, min(threads, _cores() // 2)))
         for b in range(PREFETCH):
             prefetch(b)
         for b, batch in enumerate(batches):
