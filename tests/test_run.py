@@ -577,7 +577,7 @@ def test_a_flat_run_leaves_the_writer_threads_a_core_and_gives_torch_its_threads
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(4)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = os.cpu_count() or 1
         for finish, batch_size, out in [("flat", 2, "a"), ("soft", 2, "b"), ("flat", 8, "c")]:
             seen.clear()
             colour_files(colorizer, [src], tmp_path / out, tags="red heart", batch_size=batch_size, progress=False,

@@ -192,6 +192,12 @@ def _fail(record: Record, message: str) -> None:
     log.warning("%s: %s", record.source, message)
 
 
+def _needs_regions(files: dict[str, Path]) -> bool:
+    """Whether any of a job's files (layered ones, the region map) holds the flats' regions,
+    which the soft finish then finds too."""
+    return any(WRITERS[name].regions for name in files)
+
+
 def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Worker thread: decode one sketch and fit it into the model's square, as ``Colorizer.colorize`` does."""
     rgb = Colorizer.load(job.source.path, max_pixels=max_pixels)
@@ -205,7 +211,7 @@ def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, 
     none: every format is encoded before any is written, so a picture that one format
     refuses leaves nothing behind and a re-run tries it again. Returns a note when the
     finish had to fall back (flat to soft), and what the palette did (or None)."""
-    regions = any(WRITERS[name].regions for name in job.files)
+    regions = _needs_regions(job.files)
     finished = finish_layers(colour, rgb, box, how=options.how, gap=options.gap, regions=regions,
                              palette=options.palette, max_de=options.max_de)
     atomic_write_together({path: WRITERS[name].encode(finished) for name, path in job.files.items()})
@@ -391,10 +397,6 @@ def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
                          f"which failed: {reason}") from None
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
          workers: int, progress: bool, options: Callable[[_Job], FinishOptions],
          coloured: dict[int, np.ndarray] | None = None) -> None:
@@ -403,7 +405,7 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
     ``options`` gives each job's finishing; ``coloured``: the model's colourings by job
     index, already made (a consistent run's first pass), so the model is not run again."""
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
-    flat = any(options(job).how == "flat" or any(WRITERS[name].regions for name in job.files) for job in jobs)
+    flat = any(options(job).how == "flat" or _needs_regions(job.files) for job in jobs)
     # the writer threads finish flat pictures beside the model, on the same cores, and torch's
     # own threads would spin waiting for them: measured on 2 cores, 200 sketches at 256 px,
     # 62 img/s with 2 torch threads, 88 with 1 (worker processes instead of writer threads
@@ -446,7 +448,7 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
 
     try:
         if share:
-            torch.set_num_threads(max(1, min(threads, _cores() // 2)))
+            torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) // 2)))
         for b in range(PREFETCH):
             prefetch(b)
         for b, batch in enumerate(batches):
