@@ -132,6 +132,41 @@ def test_consistent_pages_share_colours_whatever_the_order_of_the_inputs(tmp_pat
     assert len(colours) < len(plain_colours)
 
 
+def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past_what_it_holds(
+        tmp_path, dataset, tiny_model, monkeypatch):
+    """The first pass finds each page's regions while the model runs and keeps them (and the
+    decoded page) for the second, so no page's regions are found twice. Pages past the memory
+    it may hold are read and their regions found in the second pass: the same files."""
+    import colorize.finish
+    import colorize.infer.folder as folder
+
+    calls = {"first pass": 0, "second pass": 0}
+    real = colorize.finish.flat_regions
+
+    def counted(when):
+        def flat_regions(*args, **kwargs):
+            calls[when] += 1
+            return real(*args, **kwargs)
+        return flat_regions
+
+    monkeypatch.setattr(folder, "flat_regions", counted("first pass"))  # _find's
+    monkeypatch.setattr(colorize.finish, "flat_regions", counted("second pass"))  # finish_layers'
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:6])
+    args = ["--model", tiny_model, "--tags", "woman, red hair", "--consistent", "--batch-size", "2", "--layers"]
+    held = run(src, "-o", tmp_path / "held", *args)
+    assert held.exit_code == 0 and "6 coloured" in held.output, held.output
+    assert calls == {"first pass": 6, "second pass": 0}
+    calls.update({"first pass": 0, "second pass": 0})
+    monkeypatch.setattr(folder, "HELD_BYTES", 0)
+    again = run(src, "-o", tmp_path / "again", *args)
+    assert again.exit_code == 0 and "6 coloured" in again.output, again.output
+    assert calls == {"first pass": 0, "second pass": 6}
+    written = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*.png"))
+    assert len(written) == 12 and (tmp_path / "held" / "palette.gpl").exists()  # results and region maps
+    for name in [*written, "palette.gpl"]:
+        assert (tmp_path / "held" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
 def test_consistent_leaves_a_tag_set_with_one_page_its_own_colours(tmp_path, dataset, tiny_model):
     """One page is consistent with itself: snapping it to a palette of its own colours would
     only merge near colours (variant accuracy fell 0.986 -> 0.972 on OpenMoji val). Its

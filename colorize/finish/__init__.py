@@ -22,8 +22,8 @@ from colorize.finish.flats import paint, region_colours, split_by_colour
 from colorize.finish.regions import as_grey, default_gap, default_min_area, find_seeds, flood, line_mask
 from colorize.palette import DEFAULT_MAX_DE, Palette, Snapped, snap
 
-__all__ = ["DEFAULT_FINISH", "FINISHES", "FinishOptions", "Finished", "finish", "finish_layers", "flat_problem",
-           "lay_lines", "painted_colours", "snap_regions", "snap_summary", "upscale"]
+__all__ = ["DEFAULT_FINISH", "FINISHES", "FinishOptions", "Finished", "FlatRegions", "finish", "finish_layers",
+           "flat_problem", "flat_regions", "lay_lines", "painted_colours", "snap_regions", "snap_summary", "upscale"]
 
 FINISHES = ("flat", "soft")
 DEFAULT_FINISH = "flat"  # measured better on OpenMoji val: benchmarks/finish_quality.py, docs/colouring.md, "Flats"
@@ -133,45 +133,72 @@ def snap_regions(colours: np.ndarray, paper: np.ndarray, palette: Palette,
     return out, Snapped(out[1:], index, snapped.distance)
 
 
+@dataclass
+class FlatRegions:
+    """What a flat finish finds before any palette is applied: the regions and their own
+    colours. :func:`flat_regions` finds it; :func:`finish_layers` paints it, snapped or not,
+    so a run that builds its palette from its pages can find every page's regions while
+    the model runs and paint them once the palette is known."""
+
+    labels: np.ndarray         # region ids, int32 [H, W], 1..N
+    colours: np.ndarray        # each region's colour from the model, uint8 [N + 1, 3] (row 0 unused)
+    paper: np.ndarray          # which regions are the white paper around the drawing, bool [N + 1]
+    problem: str | None        # why a flat finish would not help this sketch (:func:`flat_problem`), or None
+
+    @property
+    def nbytes(self) -> int:
+        return self.labels.nbytes + self.colours.nbytes + self.paper.nbytes
+
+
+def flat_regions(soft: np.ndarray, sketch: np.ndarray, model_shape: tuple[int, ...], gap: int | None = None
+                 ) -> FlatRegions:
+    """The regions of ``sketch`` and their colours from ``soft`` (the model's colour scaled up
+    to the sketch, :func:`upscale`); ``model_shape``: the model's square, whose pixel size
+    decides how far its colour blurs across the lines. No palette is involved."""
+    gap = default_gap(sketch.shape) if gap is None else gap
+    grey = as_grey(sketch)
+    ink = line_mask(grey)
+    seeds = find_seeds(grey, gap=gap, ink=ink)
+    # the model's pixel at the sketch's size: how far its scaled-up colour blurs
+    # half a model pixel at the sketch's size, but never more than a 16th of its shorter side
+    # (a 1,000,000 x 8 strip has 7,800-px model pixels: eroding by those took minutes)
+    margin = max(1, min(round(max(sketch.shape[:2]) / max(model_shape[:2]) / 2), min(sketch.shape[:2]) // 16))
+    labels = flood(split_by_colour(seeds, soft, ink, default_min_area(gap), margin), ink)
+    colours, paper = region_colours(labels, soft, ink)
+    return FlatRegions(labels, colours, paper, flat_problem(ink, labels, gap))
+
+
 def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,
                   gap: int | None = None, regions: bool = False, palette: Palette | None = None,
-                  max_de: float = DEFAULT_MAX_DE) -> Finished:
+                  max_de: float = DEFAULT_MAX_DE, found: FlatRegions | None = None) -> Finished:
     """Finish one picture and keep its layers (for layered files and the web page).
 
     ``regions``: find the regions and flats even for the soft finish (layered files hold both).
     ``palette``: each flat region takes its nearest palette colour within ``max_de`` CIEDE2000
     (:func:`snap_regions`); ``snapped`` says which did.
+    ``found``: this picture's :func:`flat_regions`, already found (with the same ``gap``).
     A sketch that flat finishing cannot help (no lines, all ink, no closed region; see
     :func:`flat_problem`) is finished soft, and ``note`` says why.
     """
     if how not in FINISHES:
         raise ValueError(f"unknown finish {how!r}; choose from {', '.join(FINISHES)}")
     soft = upscale(square, sketch, box)
-    flats = labels = None
     if how == "flat" or regions:
-        gap = default_gap(sketch.shape) if gap is None else gap
-        grey = as_grey(sketch)
-        ink = line_mask(grey)
-        seeds = find_seeds(grey, gap=gap, ink=ink)
-        # the model's pixel at the sketch's size: how far its scaled-up colour blurs
-        # half a model pixel at the sketch's size, but never more than a 16th of its shorter side
-        # (a 1,000,000 x 8 strip has 7,800-px model pixels: eroding by those took minutes)
-        margin = max(1, min(round(max(sketch.shape[:2]) / max(square.shape[:2]) / 2), min(sketch.shape[:2]) // 16))
-        labels = flood(split_by_colour(seeds, soft, ink, default_min_area(gap), margin), ink)
-        colours, paper = region_colours(labels, soft, ink)
-        snapped = None
+        if found is None:
+            found = flat_regions(soft, sketch, square.shape, gap)
+        assert found.labels.shape == sketch.shape[:2], f"regions {found.labels.shape}, sketch {sketch.shape[:2]}"
+        colours, snapped, labels = found.colours, None, found.labels
         if palette is not None:
-            colours, snapped = snap_regions(colours, paper, palette, max_de)
+            colours, snapped = snap_regions(colours, found.paper, palette, max_de)
         flats = paint(labels, colours)
-        layers = {"colours": colours, "paper": paper, "snapped": snapped, "palette": palette}
+        layers = {"colours": colours, "paper": found.paper, "snapped": snapped, "palette": palette}
         if how == "flat":
-            note = flat_problem(ink, labels, gap)
-            if note is None:
+            if found.problem is None:
                 return Finished(sketch, soft, flats, labels, lay_lines(flats, sketch), "flat", **layers)
             return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch), "soft",
-                            f"finished soft, not flat: {note}", **layers)
+                            f"finished soft, not flat: {found.problem}", **layers)
         return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch), **layers)
-    return Finished(sketch, soft, flats, labels, lay_lines(soft, sketch))
+    return Finished(sketch, soft, None, None, lay_lines(soft, sketch))
 
 
 def finish(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, int, int], how: str = DEFAULT_FINISH,

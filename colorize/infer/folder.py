@@ -16,7 +16,10 @@ The run plans and runs; the parts it uses each live in their own module:
   batches and finishes and writes the files while the model colours the current batch.
   Each step is the one :meth:`Colorizer.colorize` runs (``load``, ``fit_square``,
   ``colour_squares``, ``finish``), so a file coloured here is what the Python API gives
-  it, to float rounding (see :meth:`Colorizer.predict`).
+  it, to float rounding (see :meth:`Colorizer.predict`). A consistent run
+  (:func:`_consistent`) goes through it twice: first the model, with the threads finding
+  each page's regions and its palette colours beside it; then, once the palettes are
+  built, the threads paint the regions kept from the first pass and write.
 
 Every file ends as one :class:`Record` (coloured, skipped or failed, with a message that
 names the file, the problem and the fix); problems are logged on the ``colorize`` logger
@@ -34,6 +37,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +48,7 @@ from colorize.fileio import OutsideFolder, atomic_write_together, inside, resolv
 from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
-from colorize.finish import DEFAULT_FINISH, FinishOptions, finish_layers, snap_summary
+from colorize.finish import DEFAULT_FINISH, FinishOptions, FlatRegions, finish_layers, flat_regions, snap_summary, upscale
 from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
 from colorize.infer.consistent import CONSISTENT_MAX_DE, painted_pixels, palette_paths, run_palette
@@ -57,6 +61,10 @@ __all__ = ["Record", "RunReport", "Source", "TagResolver", "colour_files", "find
 log = logging.getLogger("colorize")
 
 PREFETCH = 2  # batches decoded ahead of the model
+# a consistent run holds the pages its first pass decoded, and their regions, until the second
+# paints them: at most this many bytes (256 MiB: 560 pages of 256 px; 2 scans of 4096 px). The
+# pages past it are read and their regions found again in the second pass
+HELD_BYTES = 256 << 20
 
 
 def output_formats(side_by_side: bool = False, layers: bool | str | Sequence[str] = (),
@@ -198,7 +206,25 @@ def _needs_regions(files: dict[str, Path]) -> bool:
     return any(WRITERS[name].regions for name in files)
 
 
-def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+_Page = tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]  # a decoded sketch, its model square and box
+
+
+@dataclass
+class _Held:
+    """What a consistent run's first pass keeps for its second, by job index."""
+
+    pages: dict[int, _Page] = field(default_factory=dict)               # decoded (:func:`_read`)
+    regions: dict[int, FlatRegions] = field(default_factory=dict)      # found (:func:`_find`)
+
+
+def _done(value: object) -> Future:
+    """A future that already has its result."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _read(job: _Job, size: int, max_pixels: int) -> _Page:
     """Worker thread: decode one sketch and fit it into the model's square, as ``Colorizer.colorize`` does."""
     rgb = Colorizer.load(job.source.path, max_pixels=max_pixels)
     square, box = fit_square(rgb, size)
@@ -206,16 +232,32 @@ def _read(job: _Job, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int],
-           options: FinishOptions) -> tuple[str | None, str | None]:
+           options: FinishOptions, found: FlatRegions | None = None) -> tuple[str | None, str | None]:
     """Worker thread: finish at full size (lines laid over) and write the job's files, all or
     none: every format is encoded before any is written, so a picture that one format
-    refuses leaves nothing behind and a re-run tries it again. Returns a note when the
-    finish had to fall back (flat to soft), and what the palette did (or None)."""
+    refuses leaves nothing behind and a re-run tries it again. ``found``: the picture's
+    regions, when a first pass found them. Returns a note when the finish had to fall back
+    (flat to soft), and what the palette did (or None)."""
     regions = _needs_regions(job.files)
     finished = finish_layers(colour, rgb, box, how=options.how, gap=options.gap, regions=regions,
-                             palette=options.palette, max_de=options.max_de)
+                             palette=options.palette, max_de=options.max_de, found=found)
     atomic_write_together({path: WRITERS[name].encode(finished) for name, path in job.files.items()})
     return finished.note, snap_summary(finished)
+
+
+def _find(colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int],
+          gap: int | None, regions: bool) -> tuple[np.ndarray, FlatRegions | None]:
+    """Worker thread, a consistent run's first pass: the colours a page adds to its tag set's
+    palette (:func:`painted_pixels`) and, when ``regions``, its regions, which no palette
+    changes, for the second pass to paint. A page whose regions cannot be found here (too
+    big for memory) gets none: the second pass tries again and reports it."""
+    pixels = painted_pixels(colour, square, box)
+    if not regions:
+        return pixels, None
+    try:
+        return pixels, flat_regions(upscale(colour, rgb, box), rgb, colour.shape, gap)
+    except (MemoryError, ValueError):
+        return pixels, None
 
 
 def colour_files(
@@ -307,50 +349,58 @@ def colour_files(
         _embed_all(colorizer, report.unknown_tags)
     workers = workers or min(4, os.cpu_count() or 1)
     if consistent and jobs:
-        first, palettes = _consistent(colorizer, jobs, report, out, options, overwrite, batch_size, max_pixels,
-                                      workers, progress)
+        first, held, palettes = _consistent(colorizer, jobs, report, out, options, overwrite, batch_size,
+                                            max_pixels, workers, progress)
         jobs = [job for job in jobs if job.index in first]
-        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: palettes[tuple(job.tags)],
-             first)
+        _write_all(colorizer, jobs, report, batch_size, max_pixels, workers, progress,
+                   lambda job: palettes[tuple(job.tags)], first, held)
     else:
-        _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options)
+        _write_all(colorizer, jobs, report, batch_size, max_pixels, workers, progress, lambda job: options)
     return report
 
 
 def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: Path, options: FinishOptions,
                 overwrite: bool, batch_size: int, max_pixels: int, workers: int, progress: bool,
-                ) -> tuple[dict[int, np.ndarray], dict[tuple[str, ...], FinishOptions]]:
+                ) -> tuple[dict[int, np.ndarray], _Held, dict[tuple[str, ...], FinishOptions]]:
     """The first pass of a consistent run: colour every page, in the order of their outputs
     (so batches, and so colours, do not depend on the order the inputs came in), and build,
-    read or write each tag set's palette. Returns the colourings by job index (pages that
-    failed to decode are failed here and left out) and each tag set's finishing: a palette
-    this run built from its own pages is taken by every region (``CONSISTENT_MAX_DE``); one
-    given with ``--palette`` or left by an earlier run, within ``--palette-max-de``; a tag
-    set with a single page and no such palette keeps its own colours."""
+    read or write each tag set's palette. While the model colours the next batch, the
+    worker threads find each page's regions, which no palette changes, and the pages are
+    kept decoded, so the second pass only paints and writes (up to :data:`HELD_BYTES`
+    bytes; the pages past that are read and their regions found in the second pass).
+    Returns the colourings by job index (pages that failed to decode are failed here and
+    left out), the pages and regions held, and each tag set's
+    finishing: a palette this run built from its own pages is taken by every region
+    (``CONSISTENT_MAX_DE``); one given with ``--palette`` or left by an earlier run, within
+    ``--palette-max-de``; a tag set with a single page and no such palette keeps its own colours."""
     first: dict[int, np.ndarray] = {}
+    pages: dict[int, _Page] = {}
+    found: dict[int, FlatRegions] = {}
     pixels: dict[tuple[str, ...], list[np.ndarray]] = {}
     ordered = sorted(jobs, key=lambda job: str(job.output))
-    bar = tqdm(total=len(jobs), desc="palette", unit="img", disable=not progress, file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io") as pool:
-        for b in range(0, len(ordered), batch_size):
-            batch = ordered[b:b + batch_size]
-            ready = []
-            for job, future in zip(batch, [pool.submit(_read, job, colorizer.size, max_pixels) for job in batch],
-                                   strict=True):
-                try:
-                    _, square, box = future.result()
-                    ready.append((job, square, box))
-                except ImageError as e:
-                    _fail(report.records[job.index], f"{e}. {e.advice}")
-                bar.update()
-            if not ready:
-                continue
-            colours = colorizer.colour_squares([square for _, square, _ in ready], [job.tags for job, *_ in ready],
-                                               compose=False)
-            for (job, square, box), colour in zip(ready, colours, strict=True):
-                first[job.index] = colour
-                pixels.setdefault(tuple(job.tags), []).append(painted_pixels(colour, square, box))
-    bar.close()
+    held = 0
+
+    def work(job: _Job, colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int]
+             ) -> Callable[[], tuple[np.ndarray, FlatRegions | None]]:
+        nonlocal held
+        first[job.index] = colour
+        size = rgb.nbytes + square.nbytes + rgb.shape[0] * rgb.shape[1] * 4  # the page, and its region ids (int32)
+        keep = (options.how == "flat" or _needs_regions(job.files)) and held + size <= HELD_BYTES
+        if keep:
+            held += size
+            pages[job.index] = (rgb, square, box)
+        return partial(_find, colour, rgb, square, box, options.gap, keep)
+
+    def done(job: _Job, future: Future) -> None:
+        painted, regions = future.result()
+        pixels.setdefault(tuple(job.tags), []).append(painted)
+        if regions is not None:
+            found[job.index] = regions
+        else:
+            pages.pop(job.index, None)
+
+    _run(colorizer, ordered, report, batch_size, max_pixels, workers, progress, work, done, heavy=True,
+         desc="palette")
     finishing: dict[tuple[str, ...], FinishOptions] = {}
     for tags, path in palette_paths([tuple(job.tags) for job in jobs], out).items():
         palette, read_back = _tag_set_palette(tags, inside(out, path.name), pixels.get(tags, []), options, overwrite)
@@ -360,7 +410,7 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
             finishing[tags] = replace(options, palette=palette, max_de=CONSISTENT_MAX_DE)
         else:
             finishing[tags] = options
-    return first, finishing
+    return first, _Held(pages, found), finishing
 
 
 def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray], options: FinishOptions,
@@ -397,53 +447,82 @@ def _embed_all(colorizer: Colorizer, tags: list[str]) -> None:
                          f"which failed: {reason}") from None
 
 
-def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
-         workers: int, progress: bool, options: Callable[[_Job], FinishOptions],
-         coloured: dict[int, np.ndarray] | None = None) -> None:
-    """Decode ahead, colour batch by batch on the main thread, write behind; fill in the records.
+def _write_all(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
+               workers: int, progress: bool, options: Callable[[_Job], FinishOptions],
+               coloured: dict[int, np.ndarray] | None = None, held: _Held | None = None) -> None:
+    """Colour, finish and write every job (:func:`_run`); fill in the records.
 
     ``options`` gives each job's finishing; ``coloured``: the model's colourings by job
-    index, already made (a consistent run's first pass), so the model is not run again."""
+    index, already made (a consistent run's first pass), so the model is not run again;
+    ``held``: the pages that pass decoded and the regions it found (taken, so each is let go
+    once written)."""
+    held = _Held() if held is None else held
+
+    def work(job: _Job, colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int]
+             ) -> Callable[[], tuple[str | None, str | None]]:
+        return partial(_write, job, colour, rgb, box, options(job), held.regions.pop(job.index, None))
+
+    def done(job: _Job, future: Future) -> None:
+        record = report.records[job.index]
+        try:
+            note, snapped = future.result()
+        except OSError as e:
+            _fail(record, f"cannot write {record.output} ({e.strerror or e}). Check that the output folder "
+                          f"is writable and has free space.")
+        except ImageError as e:  # a result no PNG can hold
+            _fail(record, f"cannot write its result: {e}. {e.advice}")
+        except ValueError as e:  # finishing refused this picture (e.g. too many regions for the region map)
+            _fail(record, f"cannot finish it: {e}.")
+        else:
+            record.status = "coloured"
+            if note:
+                record.message = f"{note}."
+                log.warning("%s: %s", record.source, record.message)
+            log.info("%s -> %s  %s%s", record.source, record.output,
+                     f"tags: {', '.join(record.tags)} ({record.tags_from})" if record.tags else "no tags",
+                     f"; {snapped}" if snapped else "")
+
+    heavy = any(options(job).how == "flat" or _needs_regions(job.files) for job in jobs)
+    _run(colorizer, jobs, report, batch_size, max_pixels, workers, progress, work, done, heavy, coloured,
+         decoded=held.pages)
+
+
+def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: int, max_pixels: int,
+         workers: int, progress: bool, work: Callable[..., Callable[[], object]], done: Callable[[_Job, Future], None],
+         heavy: bool, coloured: dict[int, np.ndarray] | None = None, desc: str = "colour",
+         decoded: dict[int, _Page] | None = None) -> None:
+    """Decode ahead, colour batch by batch on the main thread, finish behind.
+
+    For each page decoded and coloured, ``work(job, colour, rgb, square, box)`` (main
+    thread) gives what a worker thread then runs; ``done(job, future)`` (main thread) takes
+    its result, page by page in the jobs' order. A page that fails to decode is failed here.
+    ``heavy``: the workers' part is a flat finish (CPU-bound beside the model).
+    ``coloured``: the model's colourings by job index, already made, so the model is not run;
+    ``decoded``: pages already decoded (:func:`_read`), by job index (taken), so they are not read again."""
+    decoded = {} if decoded is None else decoded
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
-    flat = any(options(job).how == "flat" or _needs_regions(job.files) for job in jobs)
     # the writer threads finish flat pictures beside the model, on the same cores, and torch's
     # own threads would spin waiting for them: measured on 2 cores, 200 sketches at 256 px,
     # 62 img/s with 2 torch threads, 88 with 1 (worker processes instead of writer threads
     # gave 95, but their start cost more than that on 200 sketches). Half the cores is a guess
     # for bigger machines. The setting is torch's, for the whole process, until the run ends.
     threads = torch.get_num_threads()
-    share = flat and len(batches) > 1 and colorizer.device.type == "cpu"
-    bar = tqdm(total=len(jobs), desc="colour", unit="img", disable=not progress, file=sys.stderr)
+    share = heavy and coloured is None and len(batches) > 1 and colorizer.device.type == "cpu"
+    bar = tqdm(total=len(jobs), desc=desc, unit="img", disable=not progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorize-io")
     reads: deque[list[Future]] = deque()
-    writes: deque[tuple[_Job, Future]] = deque()
+    pending: deque[tuple[_Job, Future]] = deque()
 
     def prefetch(b: int) -> None:
         if b < len(batches):
-            reads.append([pool.submit(_read, job, colorizer.size, max_pixels) for job in batches[b]])
+            reads.append([_done(decoded.pop(job.index)) if job.index in decoded
+                          else pool.submit(_read, job, colorizer.size, max_pixels) for job in batches[b]])
 
-    def finish_writes(keep: int) -> None:
+    def finish_pending(keep: int) -> None:
         # oldest first, so records and the bar move in input order; `keep` bounds images held in memory
-        while writes and (len(writes) > keep or writes[0][1].done()):
-            job, future = writes.popleft()
-            record = report.records[job.index]
-            try:
-                note, snapped = future.result()
-            except OSError as e:
-                _fail(record, f"cannot write {record.output} ({e.strerror or e}). Check that the output folder "
-                              f"is writable and has free space.")
-            except ImageError as e:  # a result no PNG can hold
-                _fail(record, f"cannot write its result: {e}. {e.advice}")
-            except ValueError as e:  # finishing refused this picture (e.g. too many regions for the region map)
-                _fail(record, f"cannot finish it: {e}.")
-            else:
-                record.status = "coloured"
-                if note:
-                    record.message = f"{note}."
-                    log.warning("%s: %s", record.source, record.message)
-                log.info("%s -> %s  %s%s", record.source, record.output,
-                         f"tags: {', '.join(record.tags)} ({record.tags_from})" if record.tags else "no tags",
-                         f"; {snapped}" if snapped else "")
+        while pending and (len(pending) > keep or pending[0][1].done()):
+            job, future = pending.popleft()
+            done(job, future)
             bar.update()
 
     try:
@@ -467,10 +546,10 @@ def _run(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_size: 
                     colours = colorizer.colour_squares(squares, tag_sets, compose=False)  # lines go over at full size
                 else:
                     colours = [coloured[job.index] for job, *_ in ready]
-                for (job, rgb, _, box), colour in zip(ready, colours, strict=True):
-                    writes.append((job, pool.submit(_write, job, colour, rgb, box, options(job))))
-            finish_writes(keep=PREFETCH * batch_size)
-        finish_writes(keep=0)
+                for (job, rgb, square, box), colour in zip(ready, colours, strict=True):
+                    pending.append((job, pool.submit(work(job, colour, rgb, square, box))))
+            finish_pending(keep=PREFETCH * batch_size)
+        finish_pending(keep=0)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # writes are atomic: a stop leaves whole files only
         torch.set_num_threads(threads)
