@@ -120,22 +120,22 @@ def find_seeds(rgb: np.ndarray, gap: int | None = None, min_area: int | None = N
         masked adds: NumPy's ``where=`` and ``+=`` cost three times as much at 1024 px."""
         nonlocal count
         n, pieces = cv2.connectedComponents(mask, connectivity=4, ltype=cv2.CV_32S)
-        if n == 1:
+        kept = np.bincount(pieces.ravel(), minlength=n) >= smallest if smallest > 1 else np.ones(n, bool)
+        kept[0] = False
+        if not kept.any():
             return np.zeros_like(mask)
-        if smallest > 1:
-            kept = np.bincount(pieces.ravel(), minlength=n) >= smallest  # the areas
-            kept[0] = False
+        if not kept[1:].all():
             lookup = np.zeros(n, np.int32)
             lookup[kept] = np.arange(count + 1, count + 1 + int(kept.sum()), dtype=np.int32)
             pieces = np.take(lookup, pieces)
             count += int(kept.sum())
-            new = cv2.compare(pieces, 0, cv2.CMP_GT)
-        else:
             new = cv2.compare(pieces, 0, cv2.CMP_GT)  # 255 on the new seeds
-            cv2.add(pieces, count, dst=pieces, mask=new)
-            count += n - 1
-        cv2.add(markers, pieces, dst=markers)  # seeds only ever land on paper no earlier seed claimed
-        return new
+            cv2.add(markers, pieces, dst=markers)  # seeds only ever land on paper no earlier seed claimed
+            return new
+        # every piece is a seed: numbered on from `count`, written where the mask is
+        cv2.add(pieces, count, dst=markers, mask=mask)
+        count += n - 1
+        return mask
 
     # 2. trapped balls, largest first: each radius seeds the paper its larger balls left
     #    unclaimed, so wide gaps are closed where regions are big and narrow regions still
@@ -170,14 +170,14 @@ def flood(markers: np.ndarray, ink: np.ndarray) -> np.ndarray:
     # watershed marks the pixels between basins -1 (and the 1-px frame): each takes a
     # neighbour's label, all at once, again for those that had none; found once, then
     # followed as a list (rescanning the picture cost more than the watershed)
-    ys, xs = np.nonzero(markers <= 0)
-    if ys.size == 0:
+    at = np.flatnonzero(markers.ravel() <= 0)  # 5x faster than np.nonzero's rows and columns
+    if at.size == 0:
         return markers
     h, w = markers.shape
     padded = np.zeros((h + 2, w + 2), np.int32)
     padded[1:-1, 1:-1] = markers
     flat, stride = padded.ravel(), w + 2
-    left = (ys + 1) * stride + xs + 1
+    left = at + 2 * (at // w) + stride + 1  # the same pixels in the padded picture
     while left.size:
         near = np.maximum.reduce([flat[left + 1], flat[left - 1], flat[left + stride], flat[left - stride]])
         if not (near > 0).any():  # no region reaches them (a dense grid can leave no seed at all): one more region
