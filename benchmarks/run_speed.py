@@ -8,11 +8,14 @@
    a 4th input plane for channel conditioning), run one image at a time the plain way:
    PIL load, resize to the model's size, forward, resize back, PIL save as PNG. Both run
    in eval mode without autograd, one after the other per round, on the same files.
+   With --palette-cost, each round also colours the folder with a palette (``--palette``,
+   eight colours) and with ``--consistent``, one after the other with the plain run, and
+   prints what each costs against it.
 2. Cold start. ``colorize run one.png -o tmp`` as a subprocess: wall time from launch to
    exit (Python start-up, imports, model load, one image), and the child's peak RSS
    (``ru_maxrss`` from ``os.wait4``, that process alone). The same for the whole folder.
 
-    python benchmarks/run_speed.py [--model checkpoints/00000-openmoji] [--count 200] [--batch-size 8]
+    python benchmarks/run_speed.py [--model checkpoints/00000-openmoji] [--count 200] [--batch-size 8] [--palette-cost]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,7 @@ from reference_pix2pix import unet  # noqa: E402
 from colorize.infer.colorizer import DEFAULT_MODEL, Colorizer  # noqa: E402
 from colorize.finish import DEFAULT_FINISH, FINISHES  # noqa: E402
 from colorize.infer.folder import colour_files  # noqa: E402
+from colorize.palette import Palette, Swatch  # noqa: E402
 
 
 def make_sketches(data: Path, folder: Path, count: int) -> list[Path]:
@@ -86,6 +91,29 @@ def child(args: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+PALETTE = [(220, 40, 40), (250, 218, 186), (60, 120, 220), (40, 160, 60), (250, 200, 40), (120, 80, 40),
+           (30, 30, 30), (240, 240, 240)]
+
+
+def palette_cost(colorizer: Colorizer, tmp: Path, tags: str, args: argparse.Namespace) -> None:
+    """The plain run, with --palette and with --consistent, in turn each round: img/s and cost."""
+    palette = Palette(tuple(Swatch(rgb, f"colour {i}") for i, rgb in enumerate(PALETTE)))
+    modes = {"plain": {}, "--palette": {"palette": palette}, "--consistent": {"consistent": True}}
+    seconds = {mode: [] for mode in modes}
+    for r in range(max(3, args.rounds)):
+        for mode, extra in modes.items():
+            start = time.perf_counter()
+            report = colour_files(colorizer, [tmp / "in"], tmp / f"{mode.strip('-')}-{r}", tags=tags,
+                                  batch_size=args.batch_size, progress=False, finish=args.finish, **extra)
+            seconds[mode].append(time.perf_counter() - start)
+            assert report.coloured == args.count, report.failed
+    plain = statistics.median(seconds["plain"])
+    for mode, times in seconds.items():
+        middle = statistics.median(times)
+        print(f"{mode:13s} median of {len(times)} rounds: {args.count / middle:6.2f} img/s"
+              + ("" if mode == "plain" else f", {middle / plain - 1:+.0%} against plain"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="colorize run benchmark")
     parser.add_argument("--model", type=Path, default=None,
@@ -97,6 +125,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="timed rounds of each side")
     parser.add_argument("--finish", choices=FINISHES, default=DEFAULT_FINISH,
                         help="how `colorize run` finishes each picture (the reference only runs the network)")
+    parser.add_argument("--palette-cost", action="store_true",
+                        help="also time --palette and --consistent runs against the plain one, round by round")
     args = parser.parse_args()
     model = args.model or DEFAULT_MODEL
     if not model.exists():
@@ -129,6 +159,8 @@ def main() -> None:
         n = args.count * args.rounds
         print(f"colorize run (batch {args.batch_size}, threaded I/O, {args.finish} finish): {n / ours:6.2f} img/s | reference pix2pix "
               f"one at a time: {n / reference:6.2f} img/s | ratio {reference / ours:.2f}x")
+        if args.palette_cost:
+            palette_cost(colorizer, tmp, tags, args)
 
         one = tmp / "one.png"
         shutil.copyfile(paths[0], one)

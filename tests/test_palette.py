@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from colorize.colour import delta_e
-from colorize.finish import finish_layers
-from colorize.infer.consistent import palette_paths, run_palette
+from colorize.finish import finish_layers, flat_regions, upscale
+from colorize.infer.consistent import page_colours, palette_paths, run_palette
 from colorize.palette import (FORMATS, Palette, PaletteError, Swatch, cluster, palette_note, parse_palette,
                               read_palette, snap, write_palette)
 
@@ -177,9 +177,33 @@ def test_flat_regions_snap_to_the_palette_and_the_paper_stays_white():
     np.testing.assert_array_equal(done.flats[done.labels == right], plain.flats[plain.labels == right])
 
 
+def test_a_page_adds_its_flat_colours_to_the_run_palette_by_their_share_of_the_page():
+    """--consistent's palette is made of the pages' flat colours (the paper around the drawing
+    left out), each weighted by its share of its page: the same drawing scanned four times as
+    big adds the same weights, so big scans do not outvote small pages."""
+    soft = np.full((32, 32, 3), 255, np.uint8)
+    soft[3:29, 3:15] = (216, 58, 58)
+    soft[3:29, 17:29] = (30, 80, 160)
+    added = {}
+    for size in (256, 1024):
+        sketch = cv2.resize(_two_boxes(), (size, size), interpolation=cv2.INTER_NEAREST)
+        found = flat_regions(upscale(soft, sketch, (0, 0, 32, 32)), sketch, soft.shape)
+        added[size] = page_colours(found)
+    for (colours, weights), big in zip([added[256]], [added[1024]], strict=True):
+        assert len(colours) == 2 and (delta_e(colours, big[0]) < 1).all()  # the two boxes; not the paper
+        assert delta_e(colours[0], np.array([216, 58, 58], np.uint8)) < 1
+        assert delta_e(colours[1], np.array([30, 80, 160], np.uint8)) < 1
+        assert ((0.25 < weights) & (weights < 0.4)).all()
+        np.testing.assert_allclose(weights, big[1], atol=0.02)
+    palette = run_palette([added[256], added[1024]])
+    assert {s.rgb for s in palette.swatches} == set(map(tuple, added[256][0].tolist()))
+
+
 def test_a_run_palette_starts_from_the_given_one_and_adds_only_far_colours():
     base = parse_palette("#d83a3a hair\n", ".hex")
-    pages = [_noisy({(214, 60, 56): 500, (30, 80, 160): 500}, seed) for seed in range(3)]
+    # each page's flat colours, with their shares of the page
+    pages = [(colours, np.full(len(colours), 1 / len(colours)))
+             for colours in (_noisy({(214, 60, 56): 10, (30, 80, 160): 10}, seed) for seed in range(3))]
     palette = run_palette(pages, base=base, max_de=10)
     assert palette.swatches[0] == base.swatches[0]
     assert len(palette) == 2

@@ -134,9 +134,10 @@ def test_consistent_pages_share_colours_whatever_the_order_of_the_inputs(tmp_pat
 
 def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past_what_it_holds(
         tmp_path, dataset, tiny_model, monkeypatch):
-    """The first pass finds each page's regions while the model runs and keeps them (and the
-    decoded page) for the second, so no page's regions are found twice. Pages past the memory
-    it may hold are read and their regions found in the second pass: the same files."""
+    """The first pass finds each page's regions while the model runs (their colours make the
+    palette) and keeps them, and the decoded page, for the second, so no page's regions are
+    found twice. Pages past the memory it may hold are read and their regions found again in
+    the second pass: the same files."""
     import colorize.finish
     import colorize.infer.folder as folder
 
@@ -160,7 +161,7 @@ def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past
     monkeypatch.setattr(folder, "HELD_BYTES", 0)
     again = run(src, "-o", tmp_path / "again", *args)
     assert again.exit_code == 0 and "6 coloured" in again.output, again.output
-    assert calls == {"first pass": 0, "second pass": 6}
+    assert calls == {"first pass": 6, "second pass": 6}  # found for the palette, then again to paint
     written = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*.png"))
     assert len(written) == 12 and (tmp_path / "held" / "palette.gpl").exists()  # results and region maps
     for name in [*written, "palette.gpl"]:

@@ -18,8 +18,8 @@ The run plans and runs; the parts it uses each live in their own module:
   ``colour_squares``, ``finish``), so a file coloured here is what the Python API gives
   it, to float rounding (see :meth:`Colorizer.predict`). A consistent run
   (:func:`_consistent`) goes through it twice: first the model, with the threads finding
-  each page's regions and its palette colours beside it; then, once the palettes are
-  built, the threads paint the regions kept from the first pass and write.
+  each page's regions beside it (their flat colours make the palette); then, once the
+  palettes are built, the threads paint the regions kept from the first pass and write.
 
 Every file ends as one :class:`Record` (coloured, skipped or failed, with a message that
 names the file, the problem and the fix); problems are logged on the ``colorize`` logger
@@ -48,10 +48,11 @@ from colorize.fileio import OutsideFolder, atomic_write_together, inside, resolv
 from colorize.folders import shown
 from colorize.data.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, fit_square
 from colorize.data.tagfiles import TagFileError
-from colorize.finish import DEFAULT_FINISH, FinishOptions, FlatRegions, finish_layers, flat_regions, snap_summary, upscale
+from colorize.finish import (DEFAULT_FINISH, FinishOptions, FlatRegions, finish_layers, flat_regions, snap_many,
+                             snap_summary, upscale)
 from colorize.finish.writers import LAYERED, WRITERS
 from colorize.infer.colorizer import Colorizer
-from colorize.infer.consistent import CONSISTENT_MAX_DE, painted_pixels, palette_paths, run_palette
+from colorize.infer.consistent import CONSISTENT_MAX_DE, page_colours, palette_paths, run_palette
 from colorize.infer.inputs import Source, check_output_folder, find_sources
 from colorize.infer.tagging import TagResolver
 from colorize.palette import DEFAULT_MAX_DE, Palette, PaletteError, read_palette, write_palette
@@ -245,19 +246,18 @@ def _write(job: _Job, colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, 
     return finished.note, snap_summary(finished)
 
 
-def _find(colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int],
-          gap: int | None, regions: bool) -> tuple[np.ndarray, FlatRegions | None]:
-    """Worker thread, a consistent run's first pass: the colours a page adds to its tag set's
-    palette (:func:`painted_pixels`) and, when ``regions``, its regions, which no palette
-    changes, for the second pass to paint. A page whose regions cannot be found here (too
-    big for memory) gets none: the second pass tries again and reports it."""
-    pixels = painted_pixels(colour, square, box)
-    if not regions:
-        return pixels, None
+def _find(colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int], gap: int | None, keep: bool
+          ) -> tuple[tuple[np.ndarray, np.ndarray], FlatRegions | None]:
+    """Worker thread, a consistent run's first pass: a page's regions, which no palette
+    changes, and the colours they add to its tag set's palette (:func:`page_colours`); the
+    regions themselves when ``keep``, for the second pass to paint. A page whose regions
+    cannot be found here (too big for memory) adds no colours: the second pass tries again
+    and reports it."""
     try:
-        return pixels, flat_regions(upscale(colour, rgb, box), rgb, colour.shape, gap)
-    except (MemoryError, ValueError):
-        return pixels, None
+        found = flat_regions(upscale(colour, rgb, box), rgb, colour.shape, gap)
+    except MemoryError:
+        return (np.zeros((0, 3), np.uint8), np.zeros(0)), None
+    return page_colours(found), found if keep else None
 
 
 def colour_files(
@@ -365,23 +365,25 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
     """The first pass of a consistent run: colour every page, in the order of their outputs
     (so batches, and so colours, do not depend on the order the inputs came in), and build,
     read or write each tag set's palette. While the model colours the next batch, the
-    worker threads find each page's regions, which no palette changes, and the pages are
-    kept decoded, so the second pass only paints and writes (up to :data:`HELD_BYTES`
-    bytes; the pages past that are read and their regions found in the second pass).
+    worker threads find each page's regions, which no palette changes; their flat colours
+    make the palette. The regions and the decoded pages are kept, so the second pass only
+    paints and writes (up to :data:`HELD_BYTES`; the pages past that are read and their
+    regions found again in the second pass).
+
     Returns the colourings by job index (pages that failed to decode are failed here and
-    left out), the pages and regions held, and each tag set's
-    finishing: a palette this run built from its own pages is taken by every region
-    (``CONSISTENT_MAX_DE``); one given with ``--palette`` or left by an earlier run, within
-    ``--palette-max-de``; a tag set with a single page and no such palette keeps its own colours."""
+    left out), the pages and regions held, and each tag set's finishing: a palette this run
+    built from its own pages is taken by every region (``CONSISTENT_MAX_DE``); one given
+    with ``--palette`` or left by an earlier run, within ``--palette-max-de``; a tag set
+    with a single page and no such palette keeps its own colours."""
     first: dict[int, np.ndarray] = {}
     pages: dict[int, _Page] = {}
     found: dict[int, FlatRegions] = {}
-    pixels: dict[tuple[str, ...], list[np.ndarray]] = {}
+    colours: dict[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]] = {}  # each page's page_colours
     ordered = sorted(jobs, key=lambda job: str(job.output))
     held = 0
 
     def work(job: _Job, colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int]
-             ) -> Callable[[], tuple[np.ndarray, FlatRegions | None]]:
+             ) -> Callable[[], tuple[tuple[np.ndarray, np.ndarray], FlatRegions | None]]:
         nonlocal held
         first[job.index] = colour
         size = rgb.nbytes + square.nbytes + rgb.shape[0] * rgb.shape[1] * 4  # the page, and its region ids (int32)
@@ -389,11 +391,11 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
         if keep:
             held += size
             pages[job.index] = (rgb, square, box)
-        return partial(_find, colour, rgb, square, box, options.gap, keep)
+        return partial(_find, colour, rgb, box, options.gap, keep)
 
     def done(job: _Job, future: Future) -> None:
-        painted, regions = future.result()
-        pixels.setdefault(tuple(job.tags), []).append(painted)
+        added, regions = future.result()
+        colours.setdefault(tuple(job.tags), []).append(added)
         if regions is not None:
             found[job.index] = regions
         else:
@@ -403,18 +405,18 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
          desc="palette")
     finishing: dict[tuple[str, ...], FinishOptions] = {}
     for tags, path in palette_paths([tuple(job.tags) for job in jobs], out).items():
-        palette, read_back = _tag_set_palette(tags, inside(out, path.name), pixels.get(tags, []), options, overwrite)
+        palette, read_back = _tag_set_palette(tags, inside(out, path.name), colours.get(tags, []), options, overwrite)
         if read_back or options.palette is not None:
             finishing[tags] = replace(options, palette=palette)
-        elif len(pixels.get(tags, [])) > 1:
+        elif len(colours.get(tags, [])) > 1:
             finishing[tags] = replace(options, palette=palette, max_de=CONSISTENT_MAX_DE)
         else:
             finishing[tags] = options
     return first, _Held(pages, found), finishing
 
 
-def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray], options: FinishOptions,
-                     overwrite: bool) -> tuple[Palette | None, bool]:
+def _tag_set_palette(tags: tuple[str, ...], path: Path, pages: list[tuple[np.ndarray, np.ndarray]],
+                     options: FinishOptions, overwrite: bool) -> tuple[Palette | None, bool]:
     """One tag set's palette, and whether it was read back: from ``path`` when an earlier run
     left it there (and ``overwrite`` is not set), else built from this run's colourings and
     written there."""
@@ -428,7 +430,7 @@ def _tag_set_palette(tags: tuple[str, ...], path: Path, pixels: list[np.ndarray]
         log.warning("%s: the palette of an earlier run, used for %s (--overwrite builds a new one).",
                     shown(path), shown_tags)
         return palette, True
-    palette = run_palette(pixels, base=options.palette, name=shown_tags, max_de=options.max_de)
+    palette = run_palette(pages, base=options.palette, name=shown_tags, max_de=options.max_de)
     if not palette.swatches:
         log.warning("%s: no palette for %s: the model painted nothing but white paper.", shown(path), shown_tags)
         return options.palette, False
@@ -457,6 +459,14 @@ def _write_all(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_
     ``held``: the pages that pass decoded and the regions it found (taken, so each is let go
     once written)."""
     held = _Held() if held is None else held
+    # the held regions of each palette's pages, snapped in one go (not page by page in the threads)
+    by_palette: dict[int, tuple[FinishOptions, list[int]]] = {}
+    for job in jobs:
+        if job.index in held.regions and options(job).palette is not None:
+            by_palette.setdefault(id(options(job).palette), (options(job), []))[1].append(job.index)
+    for how, indices in by_palette.values():
+        snapped = snap_many([held.regions[i] for i in indices], how.palette, how.max_de)
+        held.regions.update(zip(indices, snapped, strict=True))
 
     def work(job: _Job, colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int]
              ) -> Callable[[], tuple[str | None, str | None]]:
