@@ -189,14 +189,18 @@ def test_a_page_adds_its_flat_colours_to_the_run_palette_by_their_share_of_the_p
         sketch = cv2.resize(_two_boxes(), (size, size), interpolation=cv2.INTER_NEAREST)
         found = flat_regions(upscale(soft, sketch, (0, 0, 32, 32)), sketch, soft.shape)
         added[size] = page_colours(found)
-    for (colours, weights), big in zip([added[256]], [added[1024]], strict=True):
-        assert len(colours) == 2 and (delta_e(colours, big[0]) < 1).all()  # the two boxes; not the paper
-        assert delta_e(colours[0], np.array([216, 58, 58], np.uint8)) < 1
-        assert delta_e(colours[1], np.array([30, 80, 160], np.uint8)) < 1
-        assert ((0.25 < weights) & (weights < 0.4)).all()
-        np.testing.assert_allclose(weights, big[1], atol=0.02)
+    (colours, weights), big = added[256], added[1024]
+    assert len(colours) == 2 and (delta_e(colours, big[0]) < 1).all()  # the two boxes; not the paper
+    assert delta_e(colours[0], np.array([216, 58, 58], np.uint8)) < 1
+    assert delta_e(colours[1], np.array([30, 80, 160], np.uint8)) < 1
+    assert ((0.25 < weights) & (weights < 0.4)).all()
+    np.testing.assert_allclose(weights, big[1], atol=0.02)
     palette = run_palette([added[256], added[1024]])
-    assert {s.rgb for s in palette.swatches} == set(map(tuple, added[256][0].tolist()))
+    assert {s.rgb for s in palette.swatches} == set(map(tuple, colours.tolist()))
+    # a page finished soft (here all ink: one region, the model's red) adds nothing
+    ink = np.zeros((256, 256, 3), np.uint8)
+    found = flat_regions(upscale(soft, ink, (0, 0, 32, 32)), ink, soft.shape)
+    assert found.problem is not None and len(page_colours(found)[0]) == 0
 
 
 def test_a_run_palette_starts_from_the_given_one_and_adds_only_far_colours():

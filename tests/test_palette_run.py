@@ -152,20 +152,82 @@ def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past
 
     monkeypatch.setattr(folder, "flat_regions", counted("first pass"))  # _find's
     monkeypatch.setattr(colorize.finish, "flat_regions", counted("second pass"))  # finish_layers'
+    snaps = []
+    real_snap = colorize.finish.snap_regions
+    monkeypatch.setattr(colorize.finish, "snap_regions", lambda *a, **k: snaps.append(len(a[0])) or real_snap(*a, **k))
     src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:6])
     args = ["--model", tiny_model, "--tags", "woman, red hair", "--consistent", "--batch-size", "2", "--layers"]
     held = run(src, "-o", tmp_path / "held", *args)
     assert held.exit_code == 0 and "6 coloured" in held.output, held.output
     assert calls == {"first pass": 6, "second pass": 0}
+    assert len(snaps) == 1  # every held page snapped in one go (snap_many), not one by one
     calls.update({"first pass": 0, "second pass": 0})
+    snaps.clear()
     monkeypatch.setattr(folder, "HELD_BYTES", 0)
     again = run(src, "-o", tmp_path / "again", *args)
     assert again.exit_code == 0 and "6 coloured" in again.output, again.output
     assert calls == {"first pass": 6, "second pass": 6}  # found for the palette, then again to paint
+    assert len(snaps) == 6
     written = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*.png"))
     assert len(written) == 12 and (tmp_path / "held" / "palette.gpl").exists()  # results and region maps
     for name in [*written, "palette.gpl"]:
         assert (tmp_path / "held" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_a_page_whose_regions_fail_in_the_first_pass_stops_nothing(tmp_path, dataset, tiny_model, monkeypatch):
+    """The first pass finds regions in the worker threads; one page failing there (here, by a
+    planted error) adds nothing to the palette, and the second pass finishes it as usual."""
+    import colorize.infer.folder as folder
+
+    real = folder.flat_regions
+    ids = ["1F1E8-1F1ED", "1F1EF-1F1F5", "1F004", "002D"]  # four different drawings
+    bad = ids[2]
+
+    planted = []
+
+    def flat_regions(soft, sketch, *args, **kwargs):
+        if np.array_equal(sketch, np.asarray(Image.open(dataset / "sketch" / f"{bad}.png").convert("RGB"))):
+            planted.append(bad)
+            raise RuntimeError("planted")
+        return real(soft, sketch, *args, **kwargs)
+
+    monkeypatch.setattr(folder, "flat_regions", flat_regions)
+    src = pages(dataset, tmp_path / "in", ids)
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--tags", "woman, red hair", "--consistent")
+    assert result.exit_code == 0 and "4 coloured, 0 failed" in result.output, result.output
+    assert planted == [bad]
+    assert (tmp_path / "out" / f"{bad}.png").exists() and (tmp_path / "out" / "palette.gpl").exists()
+
+
+def test_a_picture_too_big_for_memory_fails_alone(tmp_path, dataset, tiny_model, monkeypatch):
+    import colorize.finish
+
+    real = colorize.finish.flat_regions
+    ids = ["1F1E8-1F1ED", "1F1EF-1F1F5", "1F004", "002D"]  # four different drawings
+    bad = ids[2]
+
+    def flat_regions(soft, sketch, *args, **kwargs):
+        if np.array_equal(sketch, np.asarray(Image.open(dataset / "sketch" / f"{bad}.png").convert("RGB"))):
+            raise MemoryError
+        return real(soft, sketch, *args, **kwargs)
+
+    monkeypatch.setattr(colorize.finish, "flat_regions", flat_regions)
+    src = pages(dataset, tmp_path / "in", ids)
+    result = run(src, "-o", tmp_path / "out", "--model", tiny_model, "--tags", "woman, red hair")
+    assert result.exit_code == 1 and "3 coloured, 1 failed" in result.output, result.output
+    assert f"{bad}.png: not enough memory to finish it" in result.output
+    assert not (tmp_path / "out" / f"{bad}.png").exists()
+
+
+def test_the_library_refuses_consistent_colours_with_nothing_to_take_them(tmp_path, dataset, tiny_model):
+    from colorize.infer.colorizer import Colorizer
+    from colorize.infer.folder import colour_files
+
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:2])
+    with pytest.raises(ValueError, match="soft finish has none"):
+        colour_files(Colorizer.from_pretrained(tiny_model, device="cpu"), [src], tmp_path / "out", tags="a",
+                     finish="soft", consistent=True, progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_consistent_leaves_a_tag_set_with_one_page_its_own_colours(tmp_path, dataset, tiny_model):

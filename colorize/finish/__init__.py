@@ -94,8 +94,9 @@ def snap_summary(finished: "Finished") -> str | None:
 
 def painted_colours(finished: "Finished | FlatRegions") -> tuple[np.ndarray, np.ndarray]:
     """The flat colours of a picture's painted regions (not the paper) with their areas in pixels:
-    uint8 [K, 3] and int [K], one row per region; for the palette of a colouring. Of its own
-    colours, not a palette's (``finished.colours``: snapped, where a palette was given)."""
+    uint8 [K, 3] and int [K], one row per region; for the palette of a colouring. A
+    :class:`FlatRegions` gives the model's own colours; a :class:`Finished` made with a
+    palette, the snapped ones."""
     assert finished.labels is not None and finished.colours is not None, "the palette of a colouring needs its regions"
     area = np.bincount(finished.labels.ravel(), minlength=len(finished.colours))
     painted = ~finished.paper
@@ -150,10 +151,6 @@ class FlatRegions:
     # already snapped (:func:`snap_many`): the palette, max_de, and snap_regions' colours and snap
     snapped: tuple[Palette, float, np.ndarray, Snapped] | None = None
 
-    @property
-    def nbytes(self) -> int:
-        return self.labels.nbytes + self.colours.nbytes + self.paper.nbytes
-
 
 def flat_regions(soft: np.ndarray, sketch: np.ndarray, model_shape: tuple[int, ...], gap: int | None = None
                  ) -> FlatRegions:
@@ -199,7 +196,9 @@ def finish_layers(square: np.ndarray, sketch: np.ndarray, box: tuple[int, int, i
     ``regions``: find the regions and flats even for the soft finish (layered files hold both).
     ``palette``: each flat region takes its nearest palette colour within ``max_de`` CIEDE2000
     (:func:`snap_regions`); ``snapped`` says which did.
-    ``found``: this picture's :func:`flat_regions`, already found (with the same ``gap``).
+    ``found``: this picture's :func:`flat_regions`, already found (with the same ``gap``);
+    when :func:`snap_many` snapped it to this ``palette`` and ``max_de``, that snap is used.
+    Not used by a soft finish without ``regions``.
     A sketch that flat finishing cannot help (no lines, all ink, no closed region; see
     :func:`flat_problem`) is finished soft, and ``note`` says why.
     """

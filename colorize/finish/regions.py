@@ -116,7 +116,7 @@ def find_seeds(rgb: np.ndarray, gap: int | None = None, min_area: int | None = N
 
     def add_seeds(mask: np.ndarray, smallest: int = 1) -> np.ndarray:
         """Each 4-connected piece of ``mask`` (uint8) with ``smallest`` pixels or more
-        becomes a seed; returns the new seeds as a uint8 mask (255 on them). OpenCV's
+        becomes a seed; returns the new seeds as a uint8 mask (nonzero on them). OpenCV's
         masked adds: NumPy's ``where=`` and ``+=`` cost three times as much at 1024 px."""
         nonlocal count
         n, pieces = cv2.connectedComponents(mask, connectivity=4, ltype=cv2.CV_32S)

@@ -70,7 +70,11 @@ def palette_paths(tag_sets: Sequence[tuple[str, ...]], out: Path) -> dict[tuple[
 def page_colours(found: FlatRegions) -> tuple[np.ndarray, np.ndarray]:
     """What a page adds to its tag set's palette: the flat colours of its painted regions (not
     the paper around the drawing), uint8 [K, 3], each weighted by its share of the page, so a
-    4096-px scan counts for as much as a 256-px page."""
+    4096-px scan counts for as much as a 256-px page. A page the flat finish cannot help
+    (``found.problem``: all ink, no closed region; it is finished soft) adds nothing: an
+    all-ink page is one region, and its colour would weigh as much as a whole page's fills."""
+    if found.problem is not None:
+        return np.zeros((0, 3), np.uint8), np.zeros(0)
     colours, area = painted_colours(found)
     return colours, area / found.labels.size
 

@@ -207,7 +207,8 @@ def _needs_regions(files: dict[str, Path]) -> bool:
     return any(WRITERS[name].regions for name in files)
 
 
-_Page = tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]  # a decoded sketch, its model square and box
+# a decoded sketch, its model square (None when held for a pass that does not run the model) and box
+_Page = tuple[np.ndarray, np.ndarray | None, tuple[int, int, int, int]]
 
 
 @dataclass
@@ -216,6 +217,12 @@ class _Held:
 
     pages: dict[int, _Page] = field(default_factory=dict)               # decoded (:func:`_read`)
     regions: dict[int, FlatRegions] = field(default_factory=dict)      # found (:func:`_find`)
+
+
+def _held_size(rgb: np.ndarray) -> int:
+    """The bytes a consistent run holds for a page between its passes: the decoded page and
+    its region ids (int32)."""
+    return rgb.nbytes + rgb.shape[0] * rgb.shape[1] * 4
 
 
 def _done(value: object) -> Future:
@@ -251,11 +258,13 @@ def _find(colour: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int], g
     """Worker thread, a consistent run's first pass: a page's regions, which no palette
     changes, and the colours they add to its tag set's palette (:func:`page_colours`); the
     regions themselves when ``keep``, for the second pass to paint. A page whose regions
-    cannot be found here (too big for memory) adds no colours: the second pass tries again
-    and reports it."""
+    cannot be found here (out of memory, or anything else) adds no colours and stops
+    nothing: the second pass finishes it as a run without ``--consistent`` would, and
+    reports what goes wrong there."""
     try:
         found = flat_regions(upscale(colour, rgb, box), rgb, colour.shape, gap)
-    except MemoryError:
+    except Exception as e:  # noqa: BLE001 - one page never stops the run; the second pass reports it
+        log.debug("regions of a page not found in the first pass: %r", e)
         return (np.zeros((0, 3), np.uint8), np.zeros(0)), None
     return page_colours(found), found if keep else None
 
@@ -321,6 +330,9 @@ def colour_files(
     assert batch_size >= 1, batch_size
     options = FinishOptions(finish, gap, palette, palette_max_de)
     formats = output_formats(side_by_side, layers, layer_per_colour)
+    if consistent and finish != "flat" and not any(WRITERS[name].regions for name in formats):
+        raise ValueError("consistent gives flat regions one palette, and the soft finish has none: "
+                         "finish flat, or ask for layered files (their flats take the palette)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {out} is a file; the output is a folder. Choose a folder path.")
@@ -386,20 +398,20 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
              ) -> Callable[[], tuple[tuple[np.ndarray, np.ndarray], FlatRegions | None]]:
         nonlocal held
         first[job.index] = colour
-        size = rgb.nbytes + square.nbytes + rgb.shape[0] * rgb.shape[1] * 4  # the page, and its region ids (int32)
-        keep = (options.how == "flat" or _needs_regions(job.files)) and held + size <= HELD_BYTES
-        if keep:
-            held += size
-            pages[job.index] = (rgb, square, box)
-        return partial(_find, colour, rgb, box, options.gap, keep)
+        if held + _held_size(rgb) <= HELD_BYTES:
+            held += _held_size(rgb)
+            pages[job.index] = (rgb, None, box)  # the second pass does not run the model: no square
+        return partial(_find, colour, rgb, box, options.gap, job.index in pages)
 
     def done(job: _Job, future: Future) -> None:
+        nonlocal held
         added, regions = future.result()
-        colours.setdefault(tuple(job.tags), []).append(added)
+        if len(added[0]):
+            colours.setdefault(tuple(job.tags), []).append(added)
         if regions is not None:
             found[job.index] = regions
-        else:
-            pages.pop(job.index, None)
+        elif job.index in pages:  # not found: the second pass reads the page again
+            held -= _held_size(pages.pop(job.index)[0])
 
     _run(colorizer, ordered, report, batch_size, max_pixels, workers, progress, work, done, heavy=True,
          desc="palette")
@@ -483,6 +495,9 @@ def _write_all(colorizer: Colorizer, jobs: list[_Job], report: RunReport, batch_
             _fail(record, f"cannot write its result: {e}. {e.advice}")
         except ValueError as e:  # finishing refused this picture (e.g. too many regions for the region map)
             _fail(record, f"cannot finish it: {e}.")
+        except MemoryError:
+            _fail(record, "not enough memory to finish it at its size. Scale it down, or colour it alone "
+                          "(fewer --workers).")
         else:
             record.status = "coloured"
             if note:
