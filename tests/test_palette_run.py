@@ -136,8 +136,8 @@ def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past
         tmp_path, dataset, tiny_model, monkeypatch):
     """The first pass finds each page's regions while the model runs (their colours make the
     palette) and keeps them, and the decoded page, for the second, so no page's regions are
-    found twice. Pages past the memory it may hold are read and their regions found again in
-    the second pass: the same files."""
+    found twice. Past the memory it may hold, only the regions are kept, compressed; past
+    that too, the second pass finds them again. The same files every way."""
     import colorize.finish
     import colorize.infer.folder as folder
 
@@ -157,21 +157,24 @@ def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past
     monkeypatch.setattr(colorize.finish, "snap_regions", lambda *a, **k: snaps.append(len(a[0])) or real_snap(*a, **k))
     src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:6])
     args = ["--model", tiny_model, "--tags", "woman, red hair", "--consistent", "--batch-size", "2", "--layers"]
-    held = run(src, "-o", tmp_path / "held", *args)
-    assert held.exit_code == 0 and "6 coloured" in held.output, held.output
-    assert calls == {"first pass": 6, "second pass": 0}
-    assert len(snaps) == 1  # every held page snapped in one go (snap_many), not one by one
-    calls.update({"first pass": 0, "second pass": 0})
-    snaps.clear()
-    monkeypatch.setattr(folder, "HELD_BYTES", 0)
-    again = run(src, "-o", tmp_path / "again", *args)
-    assert again.exit_code == 0 and "6 coloured" in again.output, again.output
-    assert calls == {"first pass": 6, "second pass": 6}  # found for the palette, then again to paint
-    assert len(snaps) == 6
+    expected = {  # out folder: (HELD_BYTES, PACKED_BYTES), regions found in the second pass, snap_regions calls
+        "held": ((256 << 20, 256 << 20), 0, 1),  # every held page snapped in one go (snap_many)
+        "packed": ((0, 256 << 20), 0, 1),
+        "again": ((0, 0), 6, 6),
+    }
+    for out, ((held_bytes, packed_bytes), second, snapped) in expected.items():
+        monkeypatch.setattr(folder, "HELD_BYTES", held_bytes)
+        monkeypatch.setattr(folder, "PACKED_BYTES", packed_bytes)
+        calls.update({"first pass": 0, "second pass": 0})
+        snaps.clear()
+        result = run(src, "-o", tmp_path / out, *args)
+        assert result.exit_code == 0 and "6 coloured" in result.output, result.output
+        assert calls == {"first pass": 6, "second pass": second} and len(snaps) == snapped, out
     written = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*.png"))
     assert len(written) == 12 and (tmp_path / "held" / "palette.gpl").exists()  # results and region maps
-    for name in [*written, "palette.gpl"]:
-        assert (tmp_path / "held" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    for out in ("packed", "again"):
+        for name in [*written, "palette.gpl"]:
+            assert (tmp_path / "held" / name).read_bytes() == (tmp_path / out / name).read_bytes(), (out, name)
 
 
 def test_a_page_whose_regions_fail_in_the_first_pass_stops_nothing(tmp_path, dataset, tiny_model, monkeypatch):
