@@ -337,6 +337,21 @@ def test_layered_files_hold_the_layers_and_show_the_finish_the_picture_got(tmp_p
     check_layers(*READERS[kind](path), finished, merged_tolerance=0 if kind == "ora" else 1)
 
 
+
+@pytest.mark.parametrize("kind", ["ora", "psd"])
+def test_a_layered_file_is_the_same_bytes_whenever_it_is_written(kind, monkeypatch):
+    """The same picture gives the same file on any run: nothing in it records when it was
+    written (zip entries carried the time of writing)."""
+    import time
+
+    from colorize.finish.writers import WRITERS
+
+    finished = _finished("flat")
+    first = WRITERS[kind].encode(finished)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 86400 * 400)  # a year and a month later
+    assert WRITERS[kind].encode(finished) == first
+
 def _run_flat_with_layers(tmp_path, dataset, tiny_model, size: tuple[int, int], *options: str) -> np.ndarray:
     """`colorize run --finish flat --layers [options]` on one dataset sketch resized to
     ``size`` (as IN/a.png, into tmp_path/out); returns the sketch (BGR) as written."""

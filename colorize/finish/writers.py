@@ -161,14 +161,20 @@ def ora_bytes(finished, per_colour: bool = False) -> bytes:
     thumb.thumbnail((256, 256))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as ora:
-        ora.writestr(zipfile.ZipInfo("mimetype"), "image/openraster", compress_type=zipfile.ZIP_STORED)  # first, stored
-        ora.writestr("stack.xml", ET.tostring(image, encoding="utf-8", xml_declaration=True),
+        ora.writestr(_entry("mimetype"), "image/openraster", compress_type=zipfile.ZIP_STORED)  # first, stored
+        ora.writestr(_entry("stack.xml"), ET.tostring(image, encoding="utf-8", xml_declaration=True),
                      compress_type=zipfile.ZIP_DEFLATED)
         for src, data in files.items():
-            ora.writestr(src, data)
-        ora.writestr("mergedimage.png", _png(finished.result))
-        ora.writestr("Thumbnails/thumbnail.png", _png(np.asarray(thumb)))
+            ora.writestr(_entry(src), data)
+        ora.writestr(_entry("mergedimage.png"), _png(finished.result))
+        ora.writestr(_entry("Thumbnails/thumbnail.png"), _png(np.asarray(thumb)))
     return buffer.getvalue()
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry dated 1980-01-01 (zip's first date), not at the time of writing: the same
+    picture gives the same file, byte for byte, on any run."""
+    return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
 
 
 def psd_bytes(finished, per_colour: bool = False) -> bytes:
