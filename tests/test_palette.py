@@ -230,3 +230,64 @@ def test_an_exact_palette_keeps_the_largest_colour_of_each_near_group():
     palette = cluster(pixels, weights=np.array([10.0, 3.0, 5.0]), exact=True)
     assert [(s.rgb, round(s.share, 3)) for s in palette.swatches] == [((216, 58, 58), 0.722), ((30, 80, 160), 0.278)]
     assert cluster(pixels, weights=np.array([10.0, 3.0, 5.0])).swatches[0].rgb != (216, 58, 58)  # the mean
+
+
+def test_palette_file_names_do_not_depend_on_the_order_of_the_tag_sets_or_their_capitals(tmp_path):
+    """Two tag sets that differ only in punctuation share a slug: which one gets the hash must
+    not depend on the order the pages came in, or a later run would read the other's palette."""
+    sets = [("man", "red-hair"), ("man", "red hair"), ("Woman", "Blue Hair")]
+    assert palette_paths(sets, tmp_path) == palette_paths(sets[::-1], tmp_path)
+    assert palette_paths(sets, tmp_path)[("Woman", "Blue Hair")].name == "palette-woman-blue-hair.gpl"
+
+
+def test_a_run_palette_weighs_each_colour_by_its_share_of_the_page():
+    """A colour covering a thousandth of a page is no palette entry beside one covering most of it."""
+    colours = np.array([(216, 58, 58), (30, 80, 160)], np.uint8)
+    palette = run_palette([(colours, np.array([0.6, 0.001]))])
+    assert [s.rgb for s in palette.swatches] == [(216, 58, 58)]
+
+
+def test_a_given_palette_keeps_its_name_and_its_colours_take_the_run_s_within_max_de():
+    """The run adds a colour of its own only past --palette-max-de from every given colour: a
+    colour 8.4 ΔE2000 from the given red is that red at max_de 10 and a new entry at 5."""
+    base = Palette(parse_palette("#d83a3a hair\n", ".hex").swatches, "Miku")
+    near = np.array([(186, 88, 88)], np.uint8)
+    assert 8 < delta_e(near[0], base.rgb()[0]) < 10
+    pages = [(near, np.array([0.5]))]
+    within = run_palette(pages, base=base, name="red hair", max_de=10)
+    assert len(within) == 1 and within.name == "Miku"
+    assert len(run_palette(pages, base=base, name="red hair", max_de=5)) == 2
+
+
+def test_clustering_keeps_twenty_distinct_fills_beside_stray_pixels():
+    grid = [(r, g, b) for r in (0, 128, 255) for g in (0, 128, 255) for b in (0, 128, 255)][:20]
+    rng = np.random.default_rng(0)
+    pixels = np.concatenate([np.tile(np.array([c], np.uint8), (1000, 1)) for c in grid]
+                            + [rng.integers(0, 256, (30, 3)).astype(np.uint8)])
+    palette = cluster(pixels, merge_de=1)
+    assert len(palette) == 20
+    for colour in grid:
+        assert delta_e(palette.rgb(), np.array(colour, np.uint8)).min() < 1, colour
+
+
+def test_merged_colours_take_their_weighted_mean():
+    from colorize.colour import lab
+
+    pixels = np.array([(216, 58, 58), (206, 70, 70)], np.uint8)
+    palette = cluster(pixels, weights=np.array([9.0, 1.0]))
+    assert len(palette) == 1
+    mean = (lab(pixels[None])[0] * np.array([[0.9], [0.1]])).sum(axis=0)
+    assert np.linalg.norm(lab(palette.rgb()[None])[0, 0] - mean) < 0.6  # within rounding to 8-bit RGB
+
+
+def test_an_oversized_or_overlong_palette_is_refused(tmp_path):
+    from colorize.palette import MAX_BYTES, MAX_COLOURS
+
+    big = tmp_path / "big.hex"
+    big.write_text("#ff0000\n" + "; padding\n" * (MAX_BYTES // 10 + 1))
+    with pytest.raises(PaletteError, match="a palette file is at most"):
+        read_palette(big)
+    colours = [f"#{i:06x}" for i in range(MAX_COLOURS + 1)]
+    assert len(parse_palette("\n".join(colours[:-1]), ".hex")) == MAX_COLOURS
+    with pytest.raises(PaletteError, match=f"{MAX_COLOURS + 1} colours"):
+        parse_palette("\n".join(colours), ".hex")
