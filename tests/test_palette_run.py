@@ -156,6 +156,8 @@ def test_consistent_finds_each_page_s_regions_once_and_gives_the_same_files_past
     real_snap = colorize.finish.snap_regions
     monkeypatch.setattr(colorize.finish, "snap_regions", lambda *a, **k: snaps.append(len(a[0])) or real_snap(*a, **k))
     src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:6])
+    wide = src / f"{SAMPLE_IDS[0]}.png"  # a page wider than high: packed ids must come back in its shape
+    Image.open(wide).convert("RGB").resize((96, 64)).save(wide)
     args = ["--model", tiny_model, "--tags", "woman, red hair", "--consistent", "--batch-size", "2", "--layers"]
     expected = {  # out folder: (HELD_BYTES, PACKED_BYTES), regions found in the second pass, snap_regions calls
         "held": ((256 << 20, 256 << 20), 0, 1),  # every held page snapped in one go (snap_many)
@@ -200,6 +202,14 @@ def test_a_page_whose_regions_fail_in_the_first_pass_stops_nothing(tmp_path, dat
     assert result.exit_code == 0 and "4 coloured, 0 failed" in result.output, result.output
     assert planted == [bad]
     assert (tmp_path / "out" / f"{bad}.png").exists() and (tmp_path / "out" / "palette.gpl").exists()
+    # the tag set is left one page with colours, which keeps its own: both pages as a plain run gives them
+    planted.clear()
+    pair = pages(dataset, tmp_path / "pair", [ids[0], bad])
+    for out, extra in (("kept", ["--consistent"]), ("plain", [])):
+        result = run(pair, "-o", tmp_path / out, "--model", tiny_model, "--tags", "woman, red hair", *extra)
+        assert result.exit_code == 0, result.output
+    for name in (f"{ids[0]}.png", f"{bad}.png"):
+        assert (tmp_path / "kept" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
 
 
 def test_a_picture_too_big_for_memory_fails_alone(tmp_path, dataset, tiny_model, monkeypatch):
@@ -232,6 +242,35 @@ def test_the_library_refuses_consistent_colours_with_nothing_to_take_them(tmp_pa
                      finish="soft", consistent=True, progress=False)
     assert not (tmp_path / "out").exists()
 
+
+def test_a_palette_the_run_built_is_taken_by_every_region_however_far(tmp_path, dataset, painter_model,
+                                                                        monkeypatch):
+    """A palette built from the run's own pages holds every colour they were painted in, so
+    each region takes its nearest entry at any distance (here a palette of one green, far
+    from the model's red: every painted region turns green)."""
+    import colorize.infer.folder as folder
+    from colorize.palette import Palette, Swatch
+
+    monkeypatch.setattr(folder, "run_palette", lambda *a, **k: Palette((Swatch((0, 255, 0), "green"),)))
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:2])
+    result = run(src, "-o", tmp_path / "out", "--model", painter_model, "--tags", "red heart", "--consistent")
+    assert result.exit_code == 0, result.output
+    for page in src.iterdir():
+        assert region_colours(tmp_path / "out" / page.name, page) == {(0, 255, 0)}, page.name
+
+
+def test_a_palette_read_back_from_an_earlier_run_is_kept_to_within_palette_max_de(tmp_path, dataset, painter_model):
+    """A palette found in the output folder may have been edited by hand: like a --palette,
+    it is snapped to only within --palette-max-de, so a far colour does not take the regions."""
+    src = pages(dataset, tmp_path / "in", SAMPLE_IDS[:2])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "palette.gpl").write_text("GIMP Palette\n0 0 255\tblue\n")
+    result = run(src, "-o", tmp_path / "out", "--model", painter_model, "--tags", "red heart", "--consistent")
+    assert result.exit_code == 0 and "the palette of an earlier run" in result.output, result.output
+    for page in src.iterdir():
+        colours = region_colours(tmp_path / "out" / page.name, page)
+        assert colours and all(delta_e(np.array(c, np.uint8), np.array(RED, np.uint8)) < 1.5 for c in colours), \
+            (page.name, colours)  # the model's red, not the palette's blue
 
 def test_consistent_leaves_a_tag_set_with_one_page_its_own_colours(tmp_path, dataset, tiny_model):
     """One page is consistent with itself: snapping it to a palette of its own colours would
