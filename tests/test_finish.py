@@ -649,6 +649,51 @@ def test_the_flats_of_real_colourings_stay_as_they_were(name):
     assert len(np.unique(expected.reshape(-1, 3), axis=0)) >= 5  # a picture with flats worth checking
 
 
+
+def test_a_face_that_the_picture_s_edge_joins_to_the_paper_keeps_the_model_s_colour():
+    """A Noto scientist whose lab coat runs off the picture's bottom edge: paper, coat and
+    face are one region the lines leave open. The model painted the face skin and the coat
+    blue; 2-means put the face with the paper (neither side was the paper's colour alone, so
+    nothing was cut), and the face came out white. It is now cut at the paper's own edge:
+    the face is a region of its own, in the model's skin, and the paper stays white."""
+    from colorize.colour import delta_e, lab
+    from colorize.finish import upscale
+
+    here = Path(__file__).parent / "data" / "flats"
+    sketch, model = (cv2.cvtColor(cv2.imread(str(here / f"noto-scientist-{kind}.png")), cv2.COLOR_BGR2RGB)
+                     for kind in ("sketch", "model"))
+    done = finish_layers(model, sketch, (0, 0, 64, 64), how="flat")
+    face = done.labels == done.labels[150, 128]  # the cheek
+    assert done.labels[150, 128] != done.labels[3, 3], "the face is not the paper's region"
+    skin = np.median(lab(upscale(model, sketch, (0, 0, 64, 64)))[face], axis=0)
+    painted = lab(done.flats[150:151, 128:129])[0, 0]
+    assert delta_e(painted, skin) < 5, (painted, skin)
+    assert (done.flats[3, 3] == 255).all() and (done.flats[3, 250] == 255).all()
+
+
+def test_two_people_that_the_picture_s_edge_joins_to_the_paper_keep_their_own_colours():
+    """Noto's kiss (man, man) with XDoG lines: the two heads, their hair and the heart over
+    them are one region with the paper, open at the picture's sides. Cut once at the paper
+    and once more, both faces took one blend of the two tones; a region open to the paper
+    is now cut into each area painted in a clearly different colour: each face, each head
+    of hair and the heart keep the model's colour for them."""
+    from colorize.colour import delta_e, lab
+    from colorize.finish import upscale
+
+    here = Path(__file__).parent / "data" / "flats"
+    sketch, model = (cv2.cvtColor(cv2.imread(str(here / f"noto-kiss-{kind}.png")), cv2.COLOR_BGR2RGB)
+                     for kind in ("sketch", "model"))
+    done = finish_layers(model, sketch, (0, 0, 64, 64), how="flat")
+    soft = lab(upscale(model, sketch, (0, 0, 64, 64)))
+    places = {"left face": (170, 60), "right face": (170, 196), "heart": (40, 128), "left hair": (100, 30),
+              "right hair": (100, 226)}
+    ids = {name: done.labels[y, x] for name, (y, x) in places.items()}
+    assert len(set(ids.values())) == len(places), ids
+    for name, (y, x) in places.items():
+        own = np.median(soft[done.labels == ids[name]], axis=0)
+        assert delta_e(lab(done.flats[y:y + 1, x:x + 1])[0, 0], own) < 5, name
+    assert delta_e(lab(done.flats[170:171, 60:61])[0, 0], lab(done.flats[170:171, 196:197])[0, 0]) > 15
+
 def test_the_order_statistic_near_the_top_is_the_sorted_value():
     """2-means starts from the 99.5th-percentile farthest colour, found from a threshold on
     every 8th value: it must be exactly what sorting gives, ties and all, also where every
