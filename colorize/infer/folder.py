@@ -65,10 +65,13 @@ log = logging.getLogger("colorize")
 PREFETCH = 2  # batches decoded ahead of the model
 # a consistent run holds the pages its first pass decoded, and their regions, until the second
 # paints them: at most this many bytes (256 MiB: 560 pages of 256 px; 2 scans of 4096 px). The
-# pages past it are read and their regions found again in the second pass
+# pages past it are read again in the second pass, and their regions kept packed (below) or,
+# past that too, found again
 HELD_BYTES = 256 << 20
 # ... and past it, the region ids alone, compressed (zlib: 64 MB of ids at 4096 px became 400 KB
-# in 0.11 s, and came back in 0.08 s, against 1.05 s to find them again), up to this many bytes
+# in 0.11 s, and came back in 0.08 s, against 1.05 s to find them again), up to about this many
+# bytes: a page is packed while the pages already packed hold less, so the pages still being
+# found when the limit is crossed (two batches at most) go past it
 PACKED_BYTES = 256 << 20
 
 
@@ -233,8 +236,8 @@ class _Packed:
 
     @classmethod
     def of(cls, found: FlatRegions) -> _Packed:
-        return cls(replace(found, labels=np.zeros((0, 0), np.int32)), zlib.compress(found.labels.tobytes(), 1),
-                   found.labels.shape)
+        ids = np.ascontiguousarray(found.labels, np.int32)  # what unpack reads back
+        return cls(replace(found, labels=np.zeros((0, 0), np.int32)), zlib.compress(ids.tobytes(), 1), ids.shape)
 
     def unpack(self) -> FlatRegions:
         ids = np.frombuffer(bytearray(zlib.decompress(self.ids)), np.int32).reshape(self.shape)  # writable
@@ -420,7 +423,7 @@ def _consistent(colorizer: Colorizer, jobs: list[_Job], report: RunReport, out: 
     held = packed = 0  # bytes held, and packed
 
     def work(job: _Job, colour: np.ndarray, rgb: np.ndarray, square: np.ndarray, box: tuple[int, int, int, int]
-             ) -> Callable[[], tuple[tuple[np.ndarray, np.ndarray], FlatRegions | None]]:
+             ) -> Callable[[], tuple[tuple[np.ndarray, np.ndarray], FlatRegions | _Packed | None]]:
         nonlocal held
         first[job.index] = colour
         keep = None
