@@ -154,10 +154,10 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     for _ in range(passes):
         cut, second, means, sizes = _two_means_all(cluster, colours, look, delta, min_samples)
         if cut.any():
-            to_paper, compact = _may_cut(cut, second, cluster, samples, on_edge, rim, small.shape, pixel, means,
-                                         sizes)
+            open_ = np.bincount(cluster[on_edge], minlength=cut.size) > 0  # clusters open to the paper
+            to_paper, compact = _may_cut(cut, second, cluster, samples, open_, rim, small.shape, pixel, means, sizes)
             # open to the paper, but 2-means put the paper with part of the drawing: cut at the paper instead
-            at_paper = _paper_cut(cut & ~to_paper, cluster, samples, on_edge, paper_sample, small.shape, pixel,
+            at_paper = _paper_cut(cut & ~to_paper & open_, cluster, samples, paper_sample, small.shape, pixel,
                                   min_samples)
             if at_paper.any():
                 moved = at_paper[cluster]
@@ -222,13 +222,13 @@ CLOSED_LARGE = 0.75      # ... with this share of its samples in pieces at least
 CLOSED_PIXELS = 3
 
 
-def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: np.ndarray, on_edge: np.ndarray,
+def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: np.ndarray, open_: np.ndarray,
              rim: np.ndarray, shape: tuple[int, int], pixel: float, means: np.ndarray, sizes: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
     """Of the clusters 2-means would cut, the two kinds it may cut (bool per cluster each).
-    Per sample: ``on_edge``, whether it lies on the picture's edge; ``rim``, whether it lies
-    on its region's edge (:func:`_on_rim`). Per cluster: the two colours' ``means`` [m, 2, 3]
-    and ``sizes`` [m, 2], from :func:`_two_means_all`.
+    Per sample: ``rim``, whether it lies on its region's edge (:func:`_on_rim`). Per cluster:
+    ``open_``, whether it has samples on the picture's edge, and the two colours' ``means``
+    [m, 2, 3] and ``sizes`` [m, 2], from :func:`_two_means_all`.
 
     * ``to_paper``: a cluster open to the paper (with samples on the picture's edge) when one
       of its two colours is the paper's (white, as :func:`region_colours` judges a border
@@ -246,23 +246,16 @@ def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: 
     regions went from 2.2 colours each (up to 7) to 1.1 (up to 2), at a cost of two of the
     214 OpenMoji val variant samples (0.995 to 0.986 with flats).
     """
-    from skimage.measure import label as pieces_of
-
     m = cut.size
     chosen = cut[cluster]
     key = cluster * 2 + second  # cluster and side, per sample
     paper = is_paper(means)
-    open_ = np.bincount(cluster[on_edge], minlength=m) > 0
     minor = sizes.argmin(axis=1)
     grid = np.zeros(shape[0] * shape[1], np.int64)
     grid[samples[chosen]] = key[chosen] + 1
-    pieces = pieces_of(grid.reshape(shape), background=0, connectivity=1).ravel()
-    piece_size = np.bincount(pieces)
     # the samples of each colour that lie in large pieces
-    smallest_piece = max(4.0, (CLOSED_PIXELS * pixel) ** 2)
-    in_large = grid > 0
-    in_large &= piece_size[pieces] >= smallest_piece
-    large = np.bincount(grid[in_large] - 1, minlength=2 * m).reshape(m, 2)[np.arange(m), minor]
+    large = np.bincount(grid[_in_large_pieces(grid, shape, pixel)] - 1, minlength=2 * m).reshape(m, 2)
+    large = large[np.arange(m), minor]
     small_side = sizes[np.arange(m), minor]
     # a colour that reaches the region's edge (a line, or another region): a blob of shading
     # in the middle of a region (the model's darker centre of a head of hair) is not a second area
@@ -271,11 +264,10 @@ def _may_cut(cut: np.ndarray, second: np.ndarray, cluster: np.ndarray, samples: 
     return cut & open_ & (paper[:, 0] != paper[:, 1]), cut & compact
 
 
-def _paper_cut(cut: np.ndarray, cluster: np.ndarray, samples: np.ndarray, on_edge: np.ndarray,
-               paper_sample: np.ndarray, shape: tuple[int, int], pixel: float, min_samples: float) -> np.ndarray:
-    """Of the clusters in ``cut`` that :func:`_may_cut` would not cut to the paper, those to cut
-    at the paper's own edge instead (bool per cluster): open to the paper around the drawing,
-    with at least ``min_samples`` samples of paper (``paper_sample``, per sample) and as many
+def _paper_cut(cut: np.ndarray, cluster: np.ndarray, samples: np.ndarray, paper_sample: np.ndarray,
+               shape: tuple[int, int], pixel: float, min_samples: float) -> np.ndarray:
+    """Of the clusters in ``cut`` (open to the paper around the drawing, and not cut to it by
+    :func:`_may_cut`), those to cut at the paper's own edge instead (bool per cluster): with at least ``min_samples`` samples of paper (``paper_sample``, per sample) and as many
     of drawing, the drawing's mostly in pieces of at least :data:`CLOSED_PIXELS` x
     :data:`CLOSED_PIXELS` model pixels (a face, not paper mottled near the paper's threshold).
 
@@ -285,22 +277,28 @@ def _paper_cut(cut: np.ndarray, cluster: np.ndarray, samples: np.ndarray, on_edg
     so it was not cut at all. Cut at the paper, the face and coat are looked at again in
     the next pass. Where 2-means already parts the paper from the drawing, its cut stands.
     """
-    from skimage.measure import label as pieces_of
-
     m = cut.size
-    cut = cut & (np.bincount(cluster[on_edge], minlength=m) > 0)
     if not cut.any():
         return cut
     chosen = cut[cluster]
     drawing = chosen & ~paper_sample
     drawn = np.bincount(cluster[drawing], minlength=m)
-    cut &= (drawn >= min_samples) & (np.bincount(cluster[chosen & paper_sample], minlength=m) >= min_samples)
+    cut = cut & (drawn >= min_samples) & (np.bincount(cluster[chosen & paper_sample], minlength=m) >= min_samples)
     drawing &= cut[cluster]
     grid = np.zeros(shape[0] * shape[1], np.int64)
     grid[samples[drawing]] = cluster[drawing] + 1
-    pieces = pieces_of(grid.reshape(shape), background=0, connectivity=1).ravel()
-    large = drawing & (np.bincount(pieces)[pieces[samples]] >= max(4.0, (CLOSED_PIXELS * pixel) ** 2))
+    large = drawing & _in_large_pieces(grid, shape, pixel)[samples]
     return cut & (np.bincount(cluster[large], minlength=m) >= CLOSED_LARGE * drawn)
+
+
+def _in_large_pieces(grid: np.ndarray, shape: tuple[int, int], pixel: float) -> np.ndarray:
+    """Which cells of ``grid`` (flat, ``shape`` on the sample grid; 0: none, else a key) lie in
+    a 4-connected piece of one key at least :data:`CLOSED_PIXELS` x :data:`CLOSED_PIXELS`
+    model pixels (``pixel`` cells each) in area: a painted area, not mottling."""
+    from skimage.measure import label as pieces_of
+
+    pieces = pieces_of(grid.reshape(shape), background=0, connectivity=1).ravel()
+    return (grid > 0) & (np.bincount(pieces)[pieces] >= max(4.0, (CLOSED_PIXELS * pixel) ** 2))
 
 
 def _on_rim(region: np.ndarray, samples: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

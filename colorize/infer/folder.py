@@ -35,7 +35,7 @@ import os
 import sys
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -208,9 +208,9 @@ def _fail(record: Record, message: str) -> None:
     log.warning("%s: %s", record.source, message)
 
 
-def _needs_regions(files: dict[str, Path]) -> bool:
-    """Whether any of a job's files (layered ones, the region map) holds the flats' regions,
-    which the soft finish then finds too."""
+def _needs_regions(files: Iterable[str]) -> bool:
+    """Whether any of these formats (a job's files, by format name) holds the flats' regions
+    (layered files, the region map), which the soft finish then finds too."""
     return any(WRITERS[name].regions for name in files)
 
 
@@ -357,7 +357,7 @@ def colour_files(
     assert batch_size >= 1, batch_size
     options = FinishOptions(finish, gap, palette, palette_max_de)
     formats = output_formats(side_by_side, layers, layer_per_colour)
-    if consistent and finish != "flat" and not any(WRITERS[name].regions for name in formats):
+    if consistent and finish != "flat" and not _needs_regions(formats):
         raise ValueError("consistent gives flat regions one palette, and the soft finish has none: "
                          "finish flat, or ask for layered files (their flats take the palette)")
     out = Path(out)
