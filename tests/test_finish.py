@@ -15,7 +15,8 @@ import pytest
 from colorize.data.images import fit_square
 from colorize.finish import finish_layers, lay_lines
 from colorize.finish.flats import flat_colours, region_medians
-from colorize.finish.regions import ball_radii, default_gap, default_min_area, find_regions, line_mask
+from colorize.finish.regions import (ball_radii, default_gap, default_min_area, find_regions, find_seeds, flood,
+                                     line_mask, lookup)
 
 
 SKETCH = "1F469-200D-1F9B0"  # woman: red hair, from the test dataset
@@ -534,6 +535,69 @@ def test_colorizer_layers_gives_both_finishes_of_one_colouring(dataset, tiny_mod
     if layers.finish == "flat":
         assert np.array_equal(layers.result, colorizer.colorize(sketch, "red heart", finish="flat"))
     assert np.array_equal(lay_lines(layers.soft, layers.sketch), colorizer.colorize(sketch, "red heart", finish="soft"))
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.int32, np.uint32, np.float32, np.int64])
+@pytest.mark.parametrize("entries", [1, 40, 256, 257, 5000])
+def test_a_look_up_by_region_id_gives_what_numpy_gives(dtype, entries):
+    """lookup takes OpenCV's byte LUT up to 256 entries and np.take past it: the same values and type."""
+    rng = np.random.default_rng(entries)
+    table = (rng.random(entries) * 1000 - 300).astype(dtype) if dtype is not np.bool_ else rng.random(entries) < 0.5
+    ids = rng.integers(0, entries, (67, 129)).astype(np.int32)
+    ids[0, :2] = 0, entries - 1  # both ends of the table
+    got = lookup(table, ids)
+    assert got.dtype == table.dtype and got.shape == ids.shape
+    assert np.array_equal(got, np.take(table, ids))
+
+
+def _leftover_paper(side: int = 300) -> np.ndarray:
+    """Paper and lines with slivers no ball reaches: pieces of 1 to 120 pixels between close lines."""
+    img = _paper(side)
+    for i, width in enumerate((1, 2, 3, 4, 6, 8, 12, 16, 20, 30)):
+        y = 10 + 28 * i
+        img[y:y + 2, 20:280] = img[y + 4:y + 6, 20:280] = 0  # two lines two pixels apart
+        img[y + 2:y + 4, 20 + width:24 + width] = 0  # a stub: the sliver's length
+        img[y + 2:y + 4, 19] = img[y + 2:y + 4, 280] = 0  # closed at both ends
+    return img
+
+
+def test_paper_no_ball_reaches_is_seeded_only_in_pieces_of_min_area():
+    """The paper left after the balls (slivers by the lines) becomes seeds in its pieces of
+    ``min_area`` pixels or more, and only in those, numbered on from the balls' seeds."""
+    img = _leftover_paper()
+    ink = line_mask(img)
+    balls = find_seeds(img, gap=2, min_area=img.size, ink=ink) > 0  # the balls' seeds alone
+    every = find_seeds(img, gap=2, min_area=1, ink=ink) > 0
+    n, pieces = cv2.connectedComponents((every & ~balls).astype(np.uint8), connectivity=4)
+    sizes = np.bincount(pieces.ravel())
+    assert n > 5 and len(set(sizes[1:])) > 3, "slivers of several sizes"
+    for min_area in (4, 30, 100):
+        seeds = find_seeds(img, gap=2, min_area=min_area, ink=ink)
+        ids = np.unique(seeds[seeds > 0])
+        assert np.array_equal(ids, np.arange(1, len(ids) + 1)), "seed ids are 1..N with no hole"
+        assert np.array_equal(seeds > 0, balls | (sizes[pieces] >= min_area) & (pieces > 0)), min_area
+        leftover = np.unique(seeds[~balls & (seeds > 0)])
+        assert leftover.min() > seeds[balls].max(), "numbered after the balls' seeds"
+        assert all(np.count_nonzero(seeds == i) >= min_area for i in leftover)
+
+
+def test_every_pixel_the_watershed_leaves_takes_a_region_beside_it():
+    """flood's fill-in gives each pixel the watershed left unlabelled (lines between basins,
+    the picture's frame) the region of a pixel next to it in the picture: never one from the
+    other side of the picture, which a flat index's left neighbour of a first column is."""
+    rng = np.random.default_rng(3)
+    img = np.full((97, 131, 3), 255, np.uint8)
+    for _ in range(40):
+        x0, y0, x1, y1 = (int(v) for v in rng.integers(0, 131, 4))
+        cv2.line(img, (x0, y0 % 97), (x1, y1 % 97), (0, 0, 0), 1)
+    img[:, 0] = img[:, -1] = 0  # lines along both sides: their pixels are filled in last
+    ink = line_mask(img)
+    labels = flood(find_seeds(img, gap=1, min_area=4, ink=ink), ink)
+    assert labels.min() >= 1
+    padded = np.pad(labels, 1)
+    beside = np.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+    alone = ~(beside == labels).any(axis=0)
+    assert not alone.any(), f"{alone.sum()} pixels have a region none of their neighbours has, at {np.argwhere(alone)[:5]}"
 
 
 def test_a_grid_with_no_seed_left_is_finished_not_hung():

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from colorize.colour import lab8, lab8_units
+from colorize.finish.regions import lookup
 
 __all__ = ["BACKGROUND_DELTA", "OPEN_SPLIT_DELTA", "SPLIT_DELTA", "flat_colours", "is_paper", "paint", "region_colours",
            "region_medians", "split_by_colour"]
@@ -206,7 +207,7 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
     present[0] = False
     number = np.cumsum(present).astype(np.int32)
     whole = np.where(split, 0, number[:n]).astype(np.int32)  # a region left whole keeps its seed; 0: split
-    out = np.take(whole, labels)
+    out = lookup(whole, labels)
     cells = [np.repeat(np.repeat(grid_values, stride, 0), stride, 1)[:h, :w]
              for grid_values in (number[grid], region_of[grid].astype(np.int32))]
     if cells[0].shape != (h, w):  # the grid's last cells cover the picture's edge
@@ -422,11 +423,11 @@ def region_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
     missed = seen < 4
     missed[0] = False
     if missed.any():
-        extra = np.flatnonzero(np.take(missed, labels) & ~ink)
+        extra = np.flatnonzero(lookup(missed, labels) & ~ink)
         chosen = np.concatenate([chosen[~np.take(missed, flat[chosen])], extra])
         seen = np.bincount(flat[chosen], minlength=n)
     if (seen[1:] == 0).any():  # regions all ink: their ink it is
-        chosen = np.concatenate([chosen, np.flatnonzero(np.take(seen == 0, labels))])
+        chosen = np.concatenate([chosen, np.flatnonzero(lookup(seen == 0, labels))])
     colours_lab = _medians(flat[chosen], lab8(soft.reshape(-1, 3)[chosen]), n)
     colours = cv2.cvtColor(colours_lab[None], cv2.COLOR_LAB2RGB)[0]
     # background: the regions that touch the border, white unless clearly painted
@@ -439,10 +440,10 @@ def region_colours(labels: np.ndarray, soft: np.ndarray, ink: np.ndarray,
 
 def paint(labels: np.ndarray, colours: np.ndarray) -> np.ndarray:
     """Region ids [H, W] and one colour per id (uint8 [N + 1, 3]) -> RGB uint8 [H, W, 3]."""
-    # np.take on labels packed as 32-bit RGBA (fancy indexing is 5x slower)
+    # one look-up of the colours packed as 32-bit RGBA (fancy indexing is 5x slower)
     rgba = np.zeros((len(colours), 4), np.uint8)
     rgba[:, :3] = colours
-    packed = np.take(rgba.view(np.uint32).ravel(), labels)
+    packed = lookup(rgba.view(np.uint32).ravel(), labels)
     return cv2.cvtColor(packed.view(np.uint8).reshape(*labels.shape, 4), cv2.COLOR_RGBA2RGB)
 
 
