@@ -735,6 +735,29 @@ def test_a_face_that_the_picture_s_edge_joins_to_the_paper_keeps_the_model_s_col
     assert (done.flats[3, 3] == 255).all() and (done.flats[3, 250] == 255).all()
 
 
+def test_a_face_and_hair_a_gap_joined_are_parted_past_the_seams_the_model_paints():
+    """Noto's health worker with its own extracted lines: face, hair and coat are one region
+    open to the paper. Once cut from the paper, 2-means on it parted a few hundred light
+    samples (the seams the model paints where the lines were) from the rest, a cut no
+    painted area makes, so the face and the hair were painted their blend, a tan. Without
+    those seams, 2-means parts the yellow face from the brown hair."""
+    from colorize.colour import delta_e, lab
+    from colorize.finish import upscale
+
+    here = Path(__file__).parent / "data" / "flats"
+    sketch, model = (cv2.cvtColor(cv2.imread(str(here / f"noto-health-worker-{kind}.png")), cv2.COLOR_BGR2RGB)
+                     for kind in ("sketch", "model"))
+    done = finish_layers(model, sketch, (0, 0, 64, 64), how="flat")
+    soft = lab(upscale(model, sketch, (0, 0, 64, 64)))
+    cheek, hair = (150, 128), (40, 128)
+    assert done.labels[cheek] != done.labels[hair], "face and hair are regions of their own"
+    for y, x in (cheek, hair):
+        painted = lab(done.flats[y:y + 1, x:x + 1])[0, 0]
+        model_colour = np.median(soft[done.labels == done.labels[y, x]], axis=0)
+        assert delta_e(painted, model_colour) < 5, ((y, x), painted, model_colour)
+    assert delta_e(lab(done.flats[150:151, 128:129])[0, 0], lab(done.flats[40:41, 128:129])[0, 0]) > 30
+
+
 def test_two_people_that_the_picture_s_edge_joins_to_the_paper_keep_their_own_colours():
     """Noto's kiss (man, man) with XDoG lines: the two heads, their hair and the heart over
     them are one region with the paper, open at the picture's sides. Cut once at the paper
