@@ -600,6 +600,21 @@ def test_every_pixel_the_watershed_leaves_takes_a_region_beside_it():
     assert not alone.any(), f"{alone.sum()} pixels have a region none of their neighbours has, at {np.argwhere(alone)[:5]}"
 
 
+def test_flood_fills_seeds_that_are_a_slice_of_a_larger_array():
+    """Seeds given as a view into a wider array (watershed works on it in place) are filled
+    in as a contiguous copy of them would be: every pixel gets a region."""
+    img = _square_with_gap(gap=0)
+    ink = line_mask(img)
+    seeds = find_seeds(img, ink=ink)
+    wide = np.zeros((seeds.shape[0], seeds.shape[1] + 7), np.int32)
+    wide[:, :seeds.shape[1]] = seeds
+    view = wide[:, :seeds.shape[1]]
+    assert not view.flags.c_contiguous
+    filled = flood(view, ink)
+    assert filled.min() >= 1
+    assert np.array_equal(filled, flood(seeds.copy(), ink))
+
+
 def test_a_grid_with_no_seed_left_is_finished_not_hung():
     """A dense grid once left the watershed no seed, and the fill-in loop spun forever."""
     grid = np.full((500, 500, 3), 255, np.uint8)

@@ -170,7 +170,7 @@ def split_by_colour(seeds: np.ndarray, soft: np.ndarray, ink: np.ndarray, min_ar
                 compact &= ~at_paper  # its cut is the paper's: a painted cut of the region may still come
             # in a region open to the paper, 2-means split off a small group the cut may not take
             # (light seams the model paints along lines): once more without that group
-            _without_stray(cut & open_region[region_of] & ~to_paper & ~compact & ~at_paper, cluster, colours, second, means, sizes,
+            _without_stray(cut & open_region[region_of] & ~to_paper & ~compact, cluster, colours, second, means, sizes,
                            to_paper, compact, delta, min_samples,
                            lambda c, s, cl, m, z: _may_cut(c, s, cl, samples, open_, rim, small.shape, pixel, m, z))
             # after its first, a region open to the paper is cut only between clearly different colours
@@ -279,11 +279,13 @@ def _without_stray(rejected: np.ndarray, cluster: np.ndarray, colours: np.ndarra
     """For the clusters 2-means would cut but ``may_cut`` refused (``rejected``) whose smaller
     group is under :data:`CLOSED_SHARE` of the cluster, 2-means again without that group;
     where that cut is taken, it replaces the refused one in ``second``, ``means``, ``sizes``,
-    ``to_paper`` and ``compact`` (changed in place). The group left out stays on the first side.
+    ``to_paper`` and ``compact`` (changed in place). The group left out stays on the first
+    side, whatever its colour; ``sizes`` counts the two groups without it (nothing later in
+    the pass reads it).
 
-    2-means starts from the colour farthest from a cluster's mean, so a thin group far from
-    it (the light seams the model paints where the lines were) can take that side, and the
-    two painted areas (a yellow face and brown hair that a gap in the lines joined) are
+    2-means starts from the 99.5th-percentile farthest colour from a cluster's mean, so a
+    thin group far from it (the light seams the model paints where the lines were) can take
+    that side, and the two painted areas (a yellow face and brown hair that a gap in the lines joined) are
     never parted: the region was painted their blend."""
     rejected = rejected & (sizes.min(axis=1) < CLOSED_SHARE * sizes.sum(axis=1))  # a small group, not an area
     if not rejected.any():

@@ -47,8 +47,9 @@ def lookup(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
     With at most 256 entries of one or four bytes (every drawing with up to 255 regions),
     by OpenCV's ``LUT`` on the ids as bytes: 0.5 ms at 1024 px against NumPy's 1.5, and a
-    flat finish makes several such look-ups. Otherwise ``np.take``. The same values either way;
-    ids must be 0 or more.
+    flat finish makes several such look-ups. Otherwise ``np.take``. The same values either way
+    for ids from 0 to ``len(table) - 1`` (a region id's range); outside it, the result is
+    undefined (``np.take`` would wrap or raise).
     """
     table = np.asarray(table)
     if ids.ndim != 2 or len(table) > 256 or table.dtype.itemsize not in (1, 4) or table.dtype.kind not in "biuf":
@@ -187,7 +188,7 @@ def flood(markers: np.ndarray, ink: np.ndarray) -> np.ndarray:
     # neighbour's label, all at once, again for those that had none; found once, then
     # followed as a list (rescanning the picture cost more than the watershed), in place
     # (a padded copy of the picture cost 1 ms at 1024 px)
-    flat = markers.reshape(-1)  # a view: watershed took the array in place
+    flat = markers.reshape(-1)  # a view of a contiguous picture (watershed works in place)
     left = np.flatnonzero(flat <= 0)  # 5x faster than np.nonzero's rows and columns
     h, w = markers.shape
     while left.size:
@@ -200,18 +201,6 @@ def flood(markers: np.ndarray, ink: np.ndarray) -> np.ndarray:
             break
         flat[left] = near
         left = left[near <= 0]
-    return markers
-    h, w = markers.shape
-    padded = np.zeros((h + 2, w + 2), np.int32)
-    padded[1:-1, 1:-1] = markers
-    flat, stride = padded.ravel(), w + 2
-    left = at + 2 * (at // w) + stride + 1  # the same pixels in the padded picture
-    while left.size:
-        near = np.maximum.reduce([flat[left + 1], flat[left - 1], flat[left + stride], flat[left - stride]])
-        if not (near > 0).any():  # no region reaches them (a dense grid can leave no seed at all): one more region
-            flat[left] = max(0, int(flat.max())) + 1
-            break
-        flat[left] = near
-        left = left[near <= 0]
-    markers[...] = padded[1:-1, 1:-1]
+    if not np.shares_memory(flat, markers):  # a slice of a larger picture: reshape copied it
+        markers[...] = flat.reshape(h, w)
     return markers
