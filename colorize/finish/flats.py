@@ -285,8 +285,8 @@ def _without_stray(rejected: np.ndarray, cluster: np.ndarray, colours: np.ndarra
 
     2-means starts from the 99.5th-percentile farthest colour from a cluster's mean, so a
     thin group far from it (the light seams the model paints where the lines were) can take
-    that side, and the two painted areas (a yellow face and brown hair that a gap in the lines joined) are
-    never parted: the region was painted their blend."""
+    that side, and the two painted areas (a yellow face and brown hair that a gap in the
+    lines joined) are never parted: the region was painted their blend."""
     rejected = rejected & (sizes.min(axis=1) < CLOSED_SHARE * sizes.sum(axis=1))  # a small group, not an area
     if not rejected.any():
         return
@@ -309,8 +309,9 @@ def _without_stray(rejected: np.ndarray, cluster: np.ndarray, colours: np.ndarra
 def _paper_cut(cut: np.ndarray, cluster: np.ndarray, samples: np.ndarray, paper_sample: np.ndarray,
                shape: tuple[int, int], pixel: float, min_samples: float) -> np.ndarray:
     """Of the clusters in ``cut`` (open to the paper around the drawing, and not cut to it by
-    :func:`_may_cut`), those to cut at the paper's own edge instead (bool per cluster): with at least ``min_samples`` samples of paper (``paper_sample``, per sample) and as many
-    of drawing, the drawing's mostly in pieces of at least :data:`CLOSED_PIXELS` x
+    :func:`_may_cut`), those to cut at the paper's own edge instead (bool per cluster): with
+    at least ``min_samples`` samples of paper (``paper_sample``, per sample) and as many of
+    drawing, the drawing's mostly in pieces of at least :data:`CLOSED_PIXELS` x
     :data:`CLOSED_PIXELS` model pixels (a face, not paper mottled near the paper's threshold).
 
     2-means finds the two colours farthest apart, and with three in one cluster (the paper,

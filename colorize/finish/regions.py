@@ -35,8 +35,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["DEFAULT_GAP", "as_grey", "ball_radii", "default_gap", "default_min_area", "find_regions", "find_seeds", "flood",
-           "ink_relief", "line_mask", "lookup"]
+__all__ = ["DEFAULT_GAP", "as_grey", "ball_radii", "default_gap", "default_min_area", "find_regions", "find_seeds",
+           "flood", "ink_relief", "line_mask", "lookup"]
 
 DEFAULT_GAP = 2           # ball radius in pixels at 512 px; scaled with the picture (see find_regions)
 INK_CONTRAST = 0.72       # a pixel is ink when darker than this share of the paper's brightness

@@ -42,6 +42,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from colorize.finish.regions import lookup
+
 __all__ = ["LAYERED", "LAYER_NAMES", "MAX_COLOUR_LAYERS", "WRITERS", "ColourLayer", "Writer", "colour_layers",
            "ora_bytes", "png_bytes", "psd_bytes", "regions_bytes", "sheet_bytes"]
 
@@ -83,7 +85,7 @@ def colour_layers(finished) -> list[ColourLayer]:
         elif snapped is not None and palette is not None and snapped.index[region] >= 0:
             names[layer] = palette.swatches[snapped.index[region]].label
     lut = np.concatenate([[0], of_region.ravel()]).astype(np.int32)
-    layer_of = np.take(lut, labels)
+    layer_of = lookup(lut, labels)
     area = np.bincount(layer_of.ravel(), minlength=len(distinct))
     order = sorted(range(len(distinct)), key=lambda i: (names.get(i) != "paper", -area[i], i))
     layers = []
